@@ -1,0 +1,2 @@
+/** src/cli: the headless Twinspace peer (`twinspace serve <folder>`, `twinspace status`). */
+process.stdout.write('twinspace\n');
