@@ -3,11 +3,32 @@
  * webview panels, SecretStorage, watchers. Everything else comes from src/runtime and src/sync.
  */
 import * as vscode from 'vscode';
+import { describeError } from '../core/errors';
+import { SHUTDOWN_TIMEOUT_MS, TwinspaceExtension, type TwinspaceApi } from './TwinspaceExtension';
 
-export function activate(_context: vscode.ExtensionContext): void {
-  // Filled in by the host module.
+let current: TwinspaceExtension | undefined;
+
+/** Builds the runtime. An error here is shown to the user, logged, and rethrown. */
+export async function activate(context: vscode.ExtensionContext): Promise<TwinspaceApi> {
+  const output = vscode.window.createOutputChannel('Twinspace', { log: true });
+  context.subscriptions.push(output);
+  try {
+    current = await TwinspaceExtension.start(context, output);
+    context.subscriptions.push(current);
+    return current.api;
+  } catch (error) {
+    const message = `Twinspace failed to activate: ${describeError(error)}`;
+    output.error(`[host.activation.failed] ${message}`);
+    void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
+      if (choice === 'Show Log') output.show();
+    });
+    throw error;
+  }
 }
 
-export function deactivate(): void {
-  // Filled in by the host module.
+/** Shuts the runtime down within a bound. */
+export async function deactivate(): Promise<void> {
+  const ext = current;
+  current = undefined;
+  await ext?.stop(SHUTDOWN_TIMEOUT_MS);
 }

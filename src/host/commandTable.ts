@@ -1,0 +1,16 @@
+/**
+ * The commands Twinspace contributes, as one table (rust-analyzer style). package.json's
+ * `contributes.commands` must list exactly these (a unit test checks it), and src/host/commands.ts
+ * registers exactly these (its handler map is typed by `CommandId`, so a missing one does not
+ * compile). This file must not import `vscode` so that plain Node tests can read it.
+ */
+export const COMMAND_TABLE = [
+  { id: 'twinspace.openSyncPanel', title: 'Open Sync Panel', icon: '$(sync)' },
+  { id: 'twinspace.showStatus', title: 'Show Device Sync Status', icon: '$(info)' },
+  { id: 'twinspace.showLog', title: 'Show Log', icon: '$(output)' },
+  { id: 'twinspace.restartDeviceSync', title: 'Restart Device Sync', icon: '$(debug-restart)' },
+] as const;
+
+export const COMMAND_CATEGORY = 'Twinspace';
+
+export type CommandId = (typeof COMMAND_TABLE)[number]['id'];
