@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 
 const LEVELS = {
   check: { kind: 'checks', steps: ['typecheck', 'lint', 'cycles', 'format:check'] },
-  unit: { kind: 'mocha', args: [] },
-  multiprocess: { kind: 'mocha', args: ['--spec', 'test/multiprocess/**/*.test.ts'], needs: 'test/multiprocess' },
-  netns: { kind: 'mocha', args: ['--spec', 'test/netns/**/*.test.ts', '--timeout', '60000'], needs: 'test/netns' },
+  unit: { kind: 'mocha', args: ['test/unit/**/*.test.ts'] },
+  multiprocess: { kind: 'mocha', args: ['test/multiprocess/**/*.test.ts', '--timeout', '60000'], needs: 'test/multiprocess' },
+  netns: { kind: 'mocha', args: ['test/netns/**/*.test.ts', '--timeout', '60000'], needs: 'test/netns' },
   host: { kind: 'script', cmd: ['node', 'scripts/vscode-host/test.mjs'], needs: 'scripts/vscode-host/test.mjs' },
 };
 
