@@ -1,10 +1,13 @@
 // One build script for every bundle: the extension (Node, cjs, `vscode` external), the headless
 // CLI, and each webview (browser, iife). `--production` minifies; sourcemaps are always written.
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, rmSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+// `--tests`: instead of the product, bundle the extension-host test suites (test/host, and the
+// harness canaries in test/host-canary/<name>) into out/host-tests/ for scripts/vscode-host.
+const tests = process.argv.includes('--tests');
 
 const common = {
   bundle: true,
@@ -47,7 +50,40 @@ const builds = [
   })),
 ];
 
-if (watch) {
+const testFiles = (dir) =>
+  existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.test.ts')) : [];
+const hostTestEntries = () => {
+  const entries = { index: 'test/host/runner/index.ts' };
+  for (const f of testFiles('test/host')) {
+    entries[`suites/main/${f.replace(/\.ts$/, '')}`] = `test/host/${f}`;
+  }
+  const canaries = existsSync('test/host-canary') ? readdirSync('test/host-canary') : [];
+  for (const name of canaries) {
+    for (const f of testFiles(`test/host-canary/${name}`)) {
+      entries[`suites/canary-${name}/${f.replace(/\.ts$/, '')}`] = `test/host-canary/${name}/${f}`;
+    }
+  }
+  return entries;
+};
+const testBuilds = () => [
+  {
+    ...common,
+    entryPoints: hostTestEntries(),
+    outdir: 'out/host-tests',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    // mocha's parallel mode (never used in the host) resolves worker files at run time.
+    logOverride: { 'require-resolve-not-external': 'silent' },
+  },
+];
+
+if (tests) {
+  // Start clean: a stale bundle of a deleted test would still be loaded by the runner.
+  rmSync('out/host-tests', { recursive: true, force: true });
+  await Promise.all(testBuilds().map((b) => esbuild.build(b)));
+} else if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
