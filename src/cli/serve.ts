@@ -5,6 +5,11 @@ import { TwinspaceError } from '../core/errors';
 import type { RegisterState } from '../core/state';
 import type { DiagnosticEvent } from '../runtime/Diagnostics';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
+import { PROTOCOL_VERSION } from '../sync/channel/wire';
+import { DiscoveryWorker, type DiscoveredPeer } from '../sync/discovery/DiscoveryWorker';
+import { DeviceIdentity } from '../sync/identity/DeviceIdentity';
+import { FileKeyStore } from '../sync/identity/FileKeyStore';
+import { TcpTransport } from '../sync/transport/TcpTransport';
 
 export const SHUTDOWN_TIMEOUT_MS = 3_000;
 const STATUS_INTERVAL_MS = 250;
@@ -27,7 +32,8 @@ export interface PeerStatus {
   readonly port: number;
   readonly protocolVersion: number;
   readonly state: RegisterState;
-  readonly discovered: readonly unknown[];
+  readonly shortId: string;
+  readonly discovered: readonly DiscoveredPeer[];
   readonly updatedAt: number;
   readonly stopped?: boolean;
 }
@@ -56,23 +62,47 @@ export async function serve(options: ServeOptions): Promise<number> {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(folder));
   const deviceName = options.name ?? os.hostname();
 
+  let dirty = true;
+  let stopped = false;
+  const identity = await DeviceIdentity.loadOrCreate(
+    new FileKeyStore(path.join(stateDir, 'device.key')),
+  );
   const runtime = await RegistryRuntime.start({
     stateDir,
     sinks: [(event) => process.stderr.write(formatDiagnostic(event))],
   });
+  // The sync listener; sessions on it come with the SyncWorker. Until then a connection is closed.
+  const listener = await TcpTransport.listen({ port: options.port }, (transport) => {
+    transport.close('sync sessions are not available on this peer yet');
+  });
+  const discovery = options.mdns
+    ? new DiscoveryWorker({
+        deviceId: identity.deviceId,
+        deviceName,
+        port: listener.port,
+        protocolVersion: PROTOCOL_VERSION,
+        ...(options.mdnsHost !== undefined ? { host: options.mdnsHost } : {}),
+        onPeerFound: () => {
+          dirty = true;
+        },
+        onPeerLost: () => {
+          dirty = true;
+        },
+      })
+    : undefined;
+  if (discovery) runtime.addWorker(discovery);
 
-  let dirty = true;
-  let stopped = false;
   const statusFile = path.join(stateDir, 'status.json');
   const statusOf = (): PeerStatus => ({
     pid: process.pid,
-    deviceId: 'unidentified',
+    deviceId: identity.deviceId,
+    shortId: identity.shortId,
     deviceName,
     folder,
-    port: options.port,
-    protocolVersion: 1,
+    port: listener.port,
+    protocolVersion: PROTOCOL_VERSION,
     state: runtime.snapshot(),
-    discovered: [],
+    discovered: discovery?.peers() ?? [],
     updatedAt: Date.now(),
     ...(stopped ? { stopped: true } : {}),
   });
@@ -113,6 +143,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   clearInterval(timer);
   unsubscribe();
   const report = await runtime.shutdown(SHUTDOWN_TIMEOUT_MS);
+  await listener.close();
   stopped = true;
   dirty = true;
   await writeStatus();

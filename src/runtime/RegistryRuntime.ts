@@ -179,13 +179,13 @@ export class RegistryRuntime {
   private async doShutdown(timeoutMs: number): Promise<RuntimeShutdownReport> {
     const started = this.clock.now();
     const report = await this.controlPanel.shutdown(timeoutMs);
-    const pending = report.leftover.length;
+    const pending = report.leftover.length - report.rejected.length;
     await this.engine.close();
-    const leftover = this.controlPanel.drain();
+    const leftover = [...report.rejected, ...this.controlPanel.drain()];
     const durationMs = this.clock.now() - started;
     this.diagnostics.emit(
       'control_panel.shutdown',
-      `runtime stopped in ${durationMs} ms (${report.stopped.length} workers stopped, ${report.timedOut.length} timed out, ${pending - leftover.length} queued intents applied)`,
+      `runtime stopped in ${durationMs} ms (${report.stopped.length} workers stopped, ${report.timedOut.length} timed out, ${pending - (leftover.length - report.rejected.length)} queued intents applied)`,
     );
     if (leftover.length > 0) {
       this.diagnostics.emit(
@@ -200,7 +200,7 @@ export class RegistryRuntime {
     const final: RuntimeShutdownReport = {
       ...report,
       leftover,
-      appliedAtShutdown: pending - leftover.length,
+      appliedAtShutdown: pending - (leftover.length - report.rejected.length),
       durationMs,
     };
     this.shutDown = final;
