@@ -41,7 +41,12 @@ import type { Intent, IntentType, QueuedIntent } from '../core/intents';
 import { reduce } from '../core/reduce';
 import { deepFreeze, initialState } from '../core/state';
 import type { RegisterState } from '../core/state';
-import { applyReplicatedIntent, summarize, trackSummary } from '../core/workspaceDoc';
+import {
+  applyReplicatedIntent,
+  summarize,
+  trackSummary,
+  workspaceDocToJSON,
+} from '../core/workspaceDoc';
 import type { SummaryTracker } from '../core/workspaceDoc';
 import type { Clock } from './Clock';
 import type { Diagnostics } from './Diagnostics';
@@ -209,6 +214,21 @@ export class Engine {
   /** The latest published state (deeply frozen). */
   get snapshot(): RegisterState {
     return this.state;
+  }
+
+  /** The workspace document's Yjs state vector (read-only access for the sync protocol). */
+  encodeStateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  /** What a peer with `remoteStateVector` lacks, as one Yjs update (read-only access). */
+  encodeDiff(remoteStateVector?: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, remoteStateVector);
+  }
+
+  /** A plain, key-sorted copy of the workspace document, for comparing replicas. */
+  docJSON(): unknown {
+    return workspaceDocToJSON(this.doc);
   }
 
   /** Observe every published snapshot (after each tick that changed something). */
