@@ -10,16 +10,47 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 const nodeBuiltins = [
-  'node:*', 'fs', 'fs/*', 'path', 'os', 'net', 'dgram', 'child_process', 'crypto', 'http', 'https',
-  'stream', 'worker_threads', 'process', 'events', 'timers', 'util', 'readline', 'tls', 'zlib',
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'net',
+  'dgram',
+  'child_process',
+  'crypto',
+  'http',
+  'https',
+  'stream',
+  'worker_threads',
+  'process',
+  'events',
+  'timers',
+  'util',
+  'readline',
+  'tls',
+  'zlib',
 ];
 const noVscode = { name: 'vscode', message: 'Only src/host may import vscode (ring rule).' };
 const ring = (message, groups, paths = [noVscode]) => ({
-  'no-restricted-imports': ['error', { paths, patterns: groups.map((group) => ({ group, message })) }],
+  'no-restricted-imports': [
+    'error',
+    { paths, patterns: groups.map((group) => ({ group, message })) },
+  ],
 });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-host/**', 'test-results/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'out/**',
+      'node_modules/**',
+      '.vscode-host/**',
+      'test-results/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -29,24 +60,52 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-exports': ['error', { restrictDefaultExports: { direct: true, named: true, defaultFrom: true, namedFrom: true, namespaceFrom: true } }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-restricted-exports': [
+        'error',
+        {
+          restrictDefaultExports: {
+            direct: true,
+            named: true,
+            defaultFrom: true,
+            namedFrom: true,
+            namespaceFrom: true,
+          },
+        },
+      ],
     },
   },
   {
     files: ['src/core/**/*.ts'],
     rules: ring('src/core is pure: no Node I/O and no outer ring.', [
-      [...nodeBuiltins, '**/runtime/**', '**/sync/**', '**/host/**', '**/cli/**', 'bonjour-service'],
+      [
+        ...nodeBuiltins,
+        '**/runtime/**',
+        '**/sync/**',
+        '**/host/**',
+        '**/cli/**',
+        'bonjour-service',
+      ],
     ]),
   },
   {
     files: ['src/runtime/**/*.ts'],
-    rules: ring('src/runtime may import only src/core.', [['**/sync/**', '**/host/**', '**/cli/**']]),
+    rules: ring('src/runtime may import only src/core.', [
+      ['**/sync/**', '**/host/**', '**/cli/**'],
+    ]),
   },
   {
     files: ['src/sync/**/*.ts'],
-    rules: ring('src/sync may import only src/core and src/runtime.', [['**/host/**', '**/cli/**']]),
+    rules: ring('src/sync may import only src/core and src/runtime.', [
+      ['**/host/**', '**/cli/**'],
+    ]),
   },
   {
     files: ['src/cli/**/*.ts'],
@@ -58,10 +117,22 @@ export default tseslint.config(
   },
   {
     files: ['webview-ui/**/*.ts'],
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
-    rules: ring('webview-ui is browser code: only its own files and the webview protocols.', [
-      [...nodeBuiltins, '**/src/runtime/**', '**/src/sync/**', '**/src/host/**', '**/src/cli/**', '**/src/core/*', '!**/src/core/protocol/**'],
-    ]),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [noVscode],
+          patterns: [
+            { group: nodeBuiltins, message: 'webview-ui is browser code: no Node.' },
+            {
+              regex: '(^|/)src/(runtime|sync|host|cli)(/|$)|(^|/)src/core/(?!protocol/)',
+              message:
+                'webview-ui may import from src/ only the webview protocols (src/core/protocol).',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],

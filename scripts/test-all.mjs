@@ -10,9 +10,21 @@ import { existsSync } from 'node:fs';
 const LEVELS = {
   check: { kind: 'checks', steps: ['typecheck', 'lint', 'cycles', 'format:check'] },
   unit: { kind: 'mocha', args: ['test/unit/**/*.test.ts'] },
-  multiprocess: { kind: 'mocha', args: ['test/multiprocess/**/*.test.ts', '--timeout', '60000'], needs: 'test/multiprocess' },
-  netns: { kind: 'mocha', args: ['test/netns/**/*.test.ts', '--timeout', '60000'], needs: 'test/netns' },
-  host: { kind: 'script', cmd: ['node', 'scripts/vscode-host/test.mjs'], needs: 'scripts/vscode-host/test.mjs' },
+  multiprocess: {
+    kind: 'mocha',
+    args: ['test/multiprocess/**/*.test.ts', '--timeout', '60000'],
+    needs: 'test/multiprocess',
+  },
+  netns: {
+    kind: 'mocha',
+    args: ['test/netns/**/*.test.ts', '--timeout', '60000'],
+    needs: 'test/netns',
+  },
+  host: {
+    kind: 'script',
+    cmd: ['node', 'scripts/vscode-host/test.mjs'],
+    needs: 'scripts/vscode-host/test.mjs',
+  },
 };
 
 const wanted = process.argv.slice(2);
@@ -26,7 +38,10 @@ const levels = wanted.length > 0 ? wanted : Object.keys(LEVELS);
 
 function run(cmd, args, env = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
     const onData = (stream) => (chunk) => {
       out += chunk.toString();
@@ -83,7 +98,9 @@ for (const name of levels) {
     }
   } else {
     const r = await run(level.cmd[0], level.cmd.slice(1));
-    const m = [...r.out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm)].pop();
+    const m = [
+      ...r.out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm),
+    ].pop();
     passed = m ? Number(m[1]) : 0;
     failed = m ? Number(m[2]) : 0;
     skipped = m?.[3] ? Number(m[3]) : 0;
@@ -100,7 +117,14 @@ for (const name of levels) {
     failed = 1;
     note = 'ran no test';
   }
-  results.push({ name, passed, failed, skipped, note, seconds: Math.round((Date.now() - started) / 1000) });
+  results.push({
+    name,
+    passed,
+    failed,
+    skipped,
+    note,
+    seconds: Math.round((Date.now() - started) / 1000),
+  });
 }
 
 console.log('\n== summary');

@@ -1,12 +1,6 @@
 /** The fixed set of result codes shared by every layer and by the UI protocols. */
 export type ResultCode =
-  | 'not_found'
-  | 'version_conflict'
-  | 'validation'
-  | 'busy'
-  | 'internal'
-  | 'unauthorized'
-  | 'closed';
+  'not_found' | 'version_conflict' | 'validation' | 'busy' | 'internal' | 'unauthorized' | 'closed';
 
 /** Base of every Twinspace error: carries a stable `code` that callers switch on. */
 export class TwinspaceError extends Error {

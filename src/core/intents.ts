@@ -33,11 +33,7 @@ export const SOURCE_PRIORITY: Readonly<Record<IntentSource, number>> = Object.fr
 export type WorkerStatus = 'starting' | 'running' | 'backoff' | 'failed' | 'stopped';
 export type MemoryPressure = 'normal' | 'elevated' | 'critical';
 export type PeerSessionState =
-  | 'Handshaking'
-  | 'Authenticated'
-  | 'Syncing'
-  | 'Idle'
-  | 'Disconnected';
+  'Handshaking' | 'Authenticated' | 'Syncing' | 'Idle' | 'Disconnected';
 export type NodeKind = 'file' | 'folder' | 'url';
 export type EdgeKind = 'navigation' | 'definition' | 'link' | 'explicit';
 

@@ -61,7 +61,7 @@ export class SyncPanel implements vscode.Disposable {
     const unsubscribe = host.onChange(() => {
       void this.post({ kind: 'notification', method: 'view', view: host.view() });
     });
-    this.disposables.push({ dispose: unsubscribe });
+    this.disposables.push(new vscode.Disposable(unsubscribe));
   }
 
   private async handle(raw: unknown): Promise<void> {

@@ -32,7 +32,7 @@ export class TwinspaceExtension implements vscode.Disposable {
   private runtime: RegistryRuntime | undefined;
   private lastRuntime: RegistryRuntime | undefined;
   private readonly statusBar: StatusBar;
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposables: { dispose(): unknown }[] = [];
   private readonly viewListeners = new Set<() => void>();
   private unsubscribeSnapshot: (() => void) | undefined;
   private stopped = false;

@@ -48,11 +48,11 @@ export class RegistryRuntime {
   readonly controlPanel: ControlPanel;
   readonly engine: Engine;
   readonly policy: WatchChannel<LifecyclePolicy>;
-  private readonly effectHandlers = new Set<(effect: Effect) => void | Promise<void>>();
+  private readonly effectHandlers: Set<(effect: Effect) => void | Promise<void>>;
   private shutDown: RuntimeShutdownReport | undefined;
   private shuttingDown: Promise<RuntimeShutdownReport> | undefined;
   private readonly disposers: (() => void)[] = [];
-  private lock: StateDirLock | undefined;
+  private readonly lock: StateDirLock;
 
   private constructor(parts: {
     clock: Clock;
@@ -61,7 +61,11 @@ export class RegistryRuntime {
     controlPanel: ControlPanel;
     engine: Engine;
     policy: WatchChannel<LifecyclePolicy>;
+    effectHandlers: Set<(effect: Effect) => void | Promise<void>>;
+    lock: StateDirLock;
   }) {
+    this.effectHandlers = parts.effectHandlers;
+    this.lock = parts.lock;
     this.clock = parts.clock;
     this.diagnostics = parts.diagnostics;
     this.signals = parts.signals;
@@ -79,28 +83,34 @@ export class RegistryRuntime {
     const policy = new WatchChannel<LifecyclePolicy>(options.policy ?? defaultLifecyclePolicy);
     // Single writer per state folder: a second runtime on the same folder fails fast as busy.
     const lock = await StateDirLock.acquire(options.stateDir);
-    let wal: Wal;
+    const effectHandlers = new Set<(effect: Effect) => void | Promise<void>>();
+    if (options.runEffect) effectHandlers.add(options.runEffect);
+    let engine: Engine;
     try {
-      wal = await Wal.open({ dir: options.stateDir, diagnostics });
+      const wal = await Wal.open({ dir: options.stateDir, diagnostics });
+      engine = await Engine.open({
+        queue: controlPanel,
+        wal,
+        diagnostics,
+        clock,
+        runEffect: async (effect) => {
+          for (const handler of effectHandlers) await handler(effect);
+        },
+      });
     } catch (error) {
       await lock.release();
       throw error;
     }
-    let runtime: RegistryRuntime | undefined;
-    const engine = await Engine.open({
-      queue: controlPanel,
-      wal,
-      diagnostics,
+    const rt = new RegistryRuntime({
       clock,
-      runEffect: async (effect) => {
-        if (runtime === undefined) return;
-        if (options.runEffect) await options.runEffect(effect);
-        for (const handler of runtime.effectHandlers) await handler(effect);
-      },
+      diagnostics,
+      signals,
+      controlPanel,
+      engine,
+      policy,
+      effectHandlers,
+      lock,
     });
-    runtime = new RegistryRuntime({ clock, diagnostics, signals, controlPanel, engine, policy });
-    const rt = runtime;
-    rt.lock = lock;
     rt.disposers.push(
       diagnostics.addSink((event) => {
         signals.publish('register:diagnostic:emitted', { event }, 'diagnostics');
@@ -196,7 +206,7 @@ export class RegistryRuntime {
     }
     for (const dispose of this.disposers.splice(0)) dispose();
     this.signals.dispose();
-    await this.lock?.release();
+    await this.lock.release();
     const final: RuntimeShutdownReport = {
       ...report,
       leftover,

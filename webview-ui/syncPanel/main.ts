@@ -126,7 +126,7 @@ function render(view: SyncPanelView): void {
 
 window.addEventListener('message', (event: MessageEvent<SyncPanelMessage>) => {
   const message = event.data;
-  if (message.kind === 'notification' && message.method === 'view') render(message.view);
+  if (message.kind === 'notification') render(message.view);
   if (message.kind === 'response' && message.view) render(message.view);
 });
 
