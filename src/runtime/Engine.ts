@@ -31,6 +31,15 @@
  *
  * Auto-ticking: the queue's `onEnqueued` schedules one tick (coalesced) with `setImmediate`, so
  * producers running in the same event-loop turn land in the same batch.
+ *
+ * Compaction: after a tick's records are appended, if the WAL says its segment is past the
+ * threshold, the Engine hands it a snapshot taken right there (Y.encodeStateAsUpdate + the local
+ * state + version), so the snapshot covers exactly the records appended so far. The encoding is
+ * synchronous (on the main thread, after the publish); the file work is asynchronous.
+ *
+ * Failures: a WAL write/fsync failure is reported once on `engine.wal.corrupt` (there is no
+ * dedicated channel yet) and makes `flush()`/`close()` reject; the Engine keeps applying intents
+ * in memory. A throwing observer, tick listener or effect is reported on `engine.effect.failed`.
  */
 import * as Y from 'yjs';
 import type { Effect } from '../core/effects';
