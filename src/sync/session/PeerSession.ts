@@ -1,0 +1,276 @@
+/**
+ * One sync session with one peer over an authenticated SecureChannel (docs/protocol.md, "Sync
+ * messages"). It owns the channel from the moment the handshake resolves:
+ *
+ *  - on start it sends SyncStep1 (our state vector), answers the peer's SyncStep1 with SyncStep2
+ *    (what the peer lacks), then both sides stream live units;
+ *  - every outgoing message goes through a bounded queue: past `maxQueueBytes` or
+ *    `maxQueueMessages` the peer is too slow and the session closes ('slow consumer');
+ *  - keepalive: a Ping after `keepaliveIntervalMs` of silence from the peer, and the session
+ *    closes after `keepaliveTimeoutMs` without any message;
+ *  - incoming messages are decoded strictly and handed to the owner (the SyncWorker), which
+ *    validates and applies them.
+ *
+ * States: Authenticated (handshake done) → Syncing (SyncStep1 sent, waiting for the peer's
+ * SyncStep2 and for our own SyncStep2 to be flushed) → Idle → Disconnected.
+ */
+import type { PeerSessionState } from '../../core/intents';
+import type { Clock, TimerHandle } from '../../runtime/Clock';
+import type { SecureChannel } from '../channel/SecureChannel';
+import {
+  SyncMessageError,
+  decodeSyncMessage,
+  encodePing,
+  encodePong,
+  encodeStateVectorReport,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  type DecodeLimits,
+  type SyncMessage,
+} from './syncMessages';
+
+export interface PeerSessionOwner {
+  readonly workspaceId: string;
+  encodeStateVector(): Uint8Array;
+  encodeDiff(stateVector: Uint8Array): Uint8Array;
+  /** A decoded message that the owner validates (SyncStep2, Unit). */
+  onApplicationMessage(session: PeerSession, message: SyncMessage, raw: Uint8Array): void;
+  /** The message could not be decoded: the session is about to close. */
+  onMalformed(session: PeerSession, error: SyncMessageError): void;
+  onWorkspaceMismatch(session: PeerSession, workspaceId: string): void;
+  onStateChanged(session: PeerSession, state: PeerSessionState): void;
+  onClosed(session: PeerSession, reason: string): void;
+}
+
+export interface PeerSessionOptions {
+  readonly clock: Clock;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly maxQueueBytes: number;
+  readonly maxQueueMessages: number;
+  readonly limits: DecodeLimits;
+  readonly transportName: string;
+}
+
+export class PeerSession {
+  readonly remoteDeviceId: string;
+  readonly closed: Promise<string>;
+  private resolveClosed!: (reason: string) => void;
+  private currentState: PeerSessionState = 'Authenticated';
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private pumping = false;
+  private gotStep2 = false;
+  private gotStep1Answered = false;
+  private closeReason: string | undefined;
+  private keepaliveTimer: TimerHandle;
+  private lastReceivedAt: number;
+  private lastPingAt = 0;
+  private pingNonce = 0;
+  private remoteStateVector: Uint8Array | undefined;
+  lastError: string | undefined;
+  /** Intents sent to the Engine for this session and not yet accepted by the queue. */
+  inflight = 0;
+  unitsReceived = 0;
+  unitsRejected = 0;
+
+  constructor(
+    readonly channel: SecureChannel,
+    private readonly owner: PeerSessionOwner,
+    private readonly options: PeerSessionOptions,
+  ) {
+    this.remoteDeviceId = channel.remoteDeviceId;
+    this.closed = new Promise<string>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.lastReceivedAt = options.clock.now();
+  }
+
+  get role(): 'initiator' | 'responder' {
+    return this.channel.role;
+  }
+
+  get state(): PeerSessionState {
+    return this.currentState;
+  }
+
+  private isOpen(): boolean {
+    return this.closeReason === undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closeReason !== undefined;
+  }
+
+  get pendingOut(): number {
+    return this.queue.length;
+  }
+
+  get pendingOutBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** The peer's state vector as it last reported it (SyncStep1 or StateVector). */
+  get remoteSv(): Uint8Array | undefined {
+    return this.remoteStateVector;
+  }
+
+  /** Attaches the listeners (right after the handshake) and sends SyncStep1. */
+  start(): void {
+    this.channel.onClose((info) => {
+      this.finish(info.message);
+    });
+    this.channel.onMessage((bytes) => {
+      this.onMessage(bytes);
+    });
+    if (this.isClosed) return;
+    this.owner.onStateChanged(this, 'Authenticated');
+    this.setState('Syncing');
+    this.send(encodeSyncStep1(this.owner.workspaceId, this.owner.encodeStateVector()));
+    this.scheduleKeepalive();
+  }
+
+  /** Queues a message for the peer. False (and the session closes) when the peer is too slow. */
+  send(message: Uint8Array): boolean {
+    if (this.isClosed) return false;
+    if (
+      this.queue.length > 0 &&
+      (this.queue.length >= this.options.maxQueueMessages ||
+        this.queuedBytes + message.length > this.options.maxQueueBytes)
+    ) {
+      this.close('slow consumer');
+      return false;
+    }
+    this.queue.push(message);
+    this.queuedBytes += message.length;
+    if (!this.pumping) void this.pump();
+    return true;
+  }
+
+  sendStateVector(): void {
+    this.send(encodeStateVectorReport(this.owner.encodeStateVector()));
+  }
+
+  close(reason: string): void {
+    if (this.isClosed) return;
+    this.channel.close(reason);
+    this.finish(reason);
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.isClosed) {
+        const message = this.queue[0];
+        if (message === undefined) break;
+        try {
+          await this.channel.send(message);
+        } catch (error) {
+          this.close(`send failed: ${String(error)}`);
+          return;
+        }
+        this.queue.shift();
+        this.queuedBytes -= message.length;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.updateIdle();
+  }
+
+  private onMessage(bytes: Uint8Array): void {
+    if (this.isClosed) return;
+    this.lastReceivedAt = this.options.clock.now();
+    let message: SyncMessage;
+    try {
+      message = decodeSyncMessage(bytes, this.options.limits);
+    } catch (error) {
+      if (error instanceof SyncMessageError) {
+        this.owner.onMalformed(this, error);
+        this.close(`malformed sync message: ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+    switch (message.type) {
+      case 'SyncStep1':
+        if (message.workspaceId !== this.owner.workspaceId) {
+          this.owner.onWorkspaceMismatch(this, message.workspaceId);
+          this.close(`workspace mismatch: ${message.workspaceId}`);
+          return;
+        }
+        this.remoteStateVector = message.stateVector;
+        this.send(encodeSyncStep2(this.owner.encodeDiff(message.stateVector)));
+        this.gotStep1Answered = true;
+        this.updateIdle();
+        return;
+      case 'SyncStep2':
+        this.owner.onApplicationMessage(this, message, bytes);
+        if (!message.forwarded && this.isOpen()) {
+          this.gotStep2 = true;
+          this.updateIdle();
+        }
+        return;
+      case 'Unit':
+        this.owner.onApplicationMessage(this, message, bytes);
+        return;
+      case 'Ping':
+        this.send(encodePong(message.nonce));
+        return;
+      case 'Pong':
+        return;
+      case 'StateVector':
+        this.remoteStateVector = message.stateVector;
+        return;
+    }
+  }
+
+  private updateIdle(): void {
+    if (this.isClosed || this.currentState !== 'Syncing') return;
+    if (this.gotStep2 && this.gotStep1Answered && this.queue.length === 0) {
+      this.setState('Idle');
+      this.sendStateVector();
+    }
+  }
+
+  private setState(state: PeerSessionState): void {
+    if (this.currentState === state) return;
+    this.currentState = state;
+    this.owner.onStateChanged(this, state);
+  }
+
+  private scheduleKeepalive(): void {
+    const { clock, keepaliveIntervalMs } = this.options;
+    const tickMs = Math.max(1, Math.floor(keepaliveIntervalMs / 2));
+    this.keepaliveTimer = clock.setTimeout(() => {
+      this.keepaliveTimer = undefined;
+      if (this.isClosed) return;
+      const now = clock.now();
+      const silent = now - this.lastReceivedAt;
+      if (silent >= this.options.keepaliveTimeoutMs) {
+        this.close('keepalive timeout');
+        return;
+      }
+      if (silent >= keepaliveIntervalMs && now - this.lastPingAt >= keepaliveIntervalMs) {
+        this.lastPingAt = now;
+        this.pingNonce = (this.pingNonce + 1) >>> 0;
+        this.send(encodePing(this.pingNonce));
+      }
+      this.scheduleKeepalive();
+    }, tickMs);
+  }
+
+  private finish(reason: string): void {
+    if (this.isClosed) return;
+    this.closeReason = reason;
+    if (this.keepaliveTimer !== undefined) {
+      this.options.clock.clearTimeout(this.keepaliveTimer);
+      this.keepaliveTimer = undefined;
+    }
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.currentState = 'Disconnected';
+    this.resolveClosed(reason);
+    this.owner.onClosed(this, reason);
+  }
+}
