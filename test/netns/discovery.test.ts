@@ -70,10 +70,16 @@ describe('netns: headless peers discover each other by mDNS', function () {
     assert.ok(!discoveredIds(sa).includes(idA), 'a does not list itself');
     assert.ok(!discoveredIds(sb).includes(idB), 'b does not list itself');
 
-    for (const peer of [a, b]) {
-      const exit = await peer.stop(10_000);
-      assert.deepEqual(exit, { code: 0, signal: null, forced: false }, peer.tail());
-    }
+    // a clean stop says goodbye: a drops b long before its 35 s staleness could
+    const exitB = await b.stop(10_000);
+    assert.deepEqual(exitB, { code: 0, signal: null, forced: false }, b.tail());
+    await a.waitForStatus(
+      (s) => !discoveredIds(s).includes(idB),
+      5_000,
+      'a drops b on its goodbye',
+    );
+    const exitA = await a.stop(10_000);
+    assert.deepEqual(exitA, { code: 0, signal: null, forced: false }, a.tail());
   });
 
   describe('the harness', () => {
