@@ -4,15 +4,31 @@
  *
  *   twinspace serve <folder> [--name N] [--state-dir D] [--port P] [--mdns-host H] [--no-mdns]
  *   twinspace status [--state-dir D | <folder>]
+ *   twinspace pair --show --state-dir D [--timeout-ms N]
+ *   twinspace pair --join <host:port> <code> --state-dir D
+ *   twinspace visit <nodeId> [--label L] --state-dir D
+ *   twinspace index-file <path> --size N --hash H --state-dir D
+ *   twinspace wait-synced --state-dir D [--timeout-ms N] [--peers N]
+ *
+ * The commands after `status` talk to the running `serve` through its control socket
+ * (<state-dir>/control.sock, see ControlServer.ts).
  */
 import { parseArgs } from 'node:util';
 import { describeError, TwinspaceError } from '../core/errors';
+import * as path from 'node:path';
+import { controlRequest, type ControlResponse } from './ControlServer';
 import { readStatus, serve } from './serve';
 
 const USAGE = `usage:
   twinspace serve <folder> [--name <device name>] [--state-dir <dir>] [--port <n>]
-                           [--mdns-host <host name>] [--no-mdns]
+                           [--mdns-host <host name>] [--no-mdns] [--peer <host:port>]...
+                           [--host <bind address>] [--workspace <id>]
   twinspace status [--state-dir <dir> | <folder>]
+  twinspace pair --show --state-dir <dir> [--timeout-ms <n>]
+  twinspace pair --join <host:port> <code> --state-dir <dir>
+  twinspace visit <nodeId> [--label <text>] --state-dir <dir>
+  twinspace index-file <path> --size <n> --hash <h> --state-dir <dir>
+  twinspace wait-synced --state-dir <dir> [--timeout-ms <n>] [--peers <n>]
   twinspace help`;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -28,6 +44,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           port: { type: 'string' },
           'mdns-host': { type: 'string' },
           'no-mdns': { type: 'boolean', default: false },
+          peer: { type: 'string', multiple: true },
+          host: { type: 'string' },
+          workspace: { type: 'string' },
         },
       });
       const folder = positionals[0];
@@ -39,9 +58,84 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(values.name !== undefined ? { name: values.name } : {}),
         ...(values['state-dir'] !== undefined ? { stateDir: values['state-dir'] } : {}),
         ...(values['mdns-host'] !== undefined ? { mdnsHost: values['mdns-host'] } : {}),
+        ...(values.host !== undefined ? { host: values.host } : {}),
+        ...(values.workspace !== undefined ? { workspaceId: values.workspace } : {}),
+        peers: values.peer ?? [],
         port,
         mdns: !values['no-mdns'],
       });
+    }
+    case 'pair':
+      return pairCommand(rest);
+    case 'visit': {
+      const { values, positionals } = parseArgs({
+        args: [...rest],
+        allowPositionals: true,
+        options: { 'state-dir': { type: 'string' }, label: { type: 'string' } },
+      });
+      const nodeId = positionals[0];
+      if (nodeId === undefined || positionals.length > 1)
+        throw usageError('visit needs one node id');
+      await expectOk(
+        await controlRequest(socketOf(values['state-dir']), {
+          op: 'visit',
+          nodeId,
+          ...(values.label !== undefined ? { label: values.label } : {}),
+        }),
+      );
+      return 0;
+    }
+    case 'index-file': {
+      const { values, positionals } = parseArgs({
+        args: [...rest],
+        allowPositionals: true,
+        options: {
+          'state-dir': { type: 'string' },
+          size: { type: 'string' },
+          hash: { type: 'string' },
+        },
+      });
+      const file = positionals[0];
+      if (file === undefined || values.hash === undefined) {
+        throw usageError('index-file needs a path and --hash');
+      }
+      await expectOk(
+        await controlRequest(socketOf(values['state-dir']), {
+          op: 'index-file',
+          path: file,
+          size: Number(values.size ?? '0'),
+          hash: values.hash,
+        }),
+      );
+      return 0;
+    }
+    case 'wait-synced': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: {
+          'state-dir': { type: 'string' },
+          'timeout-ms': { type: 'string' },
+          peers: { type: 'string' },
+        },
+      });
+      const socket = socketOf(values['state-dir']);
+      const timeoutMs = parseCount(values['timeout-ms'] ?? '30000', '--timeout-ms');
+      const minPeers = parseCount(values.peers ?? '1', '--peers');
+      const deadline = Date.now() + timeoutMs;
+      let last: ControlResponse | undefined;
+      for (;;) {
+        last = await controlRequest(socket, { op: 'sync-status', minPeers }).catch(() => undefined);
+        if (last?.ok === true && last['synced'] === true) {
+          process.stdout.write(`synced ${String(last['docHash'])}\n`);
+          return 0;
+        }
+        if (Date.now() >= deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      process.stderr.write(
+        `twinspace: not synced within ${timeoutMs} ms: ${JSON.stringify(last?.['peers'] ?? last ?? null)}\n`,
+      );
+      return 1;
     }
     case 'status': {
       const { values, positionals } = parseArgs({
@@ -62,6 +156,85 @@ export async function main(argv: readonly string[]): Promise<number> {
     default:
       throw usageError(`unknown command: ${command}`);
   }
+}
+
+async function pairCommand(rest: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...rest],
+    allowPositionals: true,
+    options: {
+      show: { type: 'boolean', default: false },
+      join: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+    },
+  });
+  const socket = socketOf(values['state-dir']);
+  if (values.show === (values.join !== undefined)) {
+    throw usageError('pair needs exactly one of --show and --join <host:port> <code>');
+  }
+  if (values.show) {
+    const timeoutMs = parseCount(values['timeout-ms'] ?? '300000', '--timeout-ms');
+    const issued = await controlRequest(socket, { op: 'issue-pairing-code' });
+    await expectOk(issued);
+    process.stdout.write(
+      `pairing code: ${String(issued['code'])}\n` +
+        'enter it on the other device: twinspace pair --join <this host:port> <code>\n',
+    );
+    const outcome = await controlRequest(
+      socket,
+      { op: 'await-pairing', timeoutMs },
+      timeoutMs + 5_000,
+    );
+    if (!outcome.ok) {
+      process.stderr.write(`twinspace: pairing failed: ${String(outcome['message'])}\n`);
+      return 1;
+    }
+    process.stdout.write(
+      `paired with ${String(outcome['name'])} (${String(outcome['deviceId'])})\nSAS: ${String(outcome['sas'])}\n`,
+    );
+    return 0;
+  }
+  const code = positionals[0];
+  if (code === undefined || positionals.length > 1) {
+    throw usageError('pair --join needs <host:port> <code>');
+  }
+  const outcome = await controlRequest(socket, {
+    op: 'pair-join',
+    address: values.join ?? '',
+    code,
+  });
+  if (!outcome.ok) {
+    process.stderr.write(
+      `twinspace: pairing failed (${String(outcome['reason'] ?? outcome['code'])}): ${String(outcome['message'])}\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(
+    `paired with ${String(outcome['name'])} (${String(outcome['deviceId'])})\nSAS: ${String(outcome['sas'])}\n`,
+  );
+  return 0;
+}
+
+function socketOf(stateDir: string | undefined): string {
+  if (stateDir === undefined) throw usageError('this command needs --state-dir');
+  return path.join(path.resolve(stateDir), 'control.sock');
+}
+
+async function expectOk(response: ControlResponse): Promise<void> {
+  await Promise.resolve();
+  if (!response.ok) {
+    throw new TwinspaceError(
+      response['code'] === 'validation' ? 'validation' : 'internal',
+      String(response['message']),
+    );
+  }
+}
+
+function parseCount(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${name} must be a non-negative integer`);
+  return n;
 }
 
 function parsePort(text: string): number {

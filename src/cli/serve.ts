@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,6 +11,18 @@ import { DiscoveryWorker, type DiscoveredPeer } from '../sync/discovery/Discover
 import { DeviceIdentity } from '../sync/identity/DeviceIdentity';
 import { FileKeyStore } from '../sync/identity/FileKeyStore';
 import { TcpTransport } from '../sync/transport/TcpTransport';
+import { TrustStore } from '../sync/trust/TrustStore';
+import { PairingError } from '../sync/pairing/PairingFlow';
+import {
+  SyncWorker,
+  formatAddress,
+  parseAddress,
+  type PairingOutcome,
+  type PeerAddress,
+  type RejectedPeer,
+  type SyncPeerView,
+} from '../sync/SyncWorker';
+import { ControlServer, type ControlRequest, type ControlResponse } from './ControlServer';
 
 export const SHUTDOWN_TIMEOUT_MS = 3_000;
 const STATUS_INTERVAL_MS = 250;
@@ -21,6 +34,12 @@ export interface ServeOptions {
   readonly port: number;
   readonly mdns: boolean;
   readonly mdnsHost?: string;
+  /** Manual peers (`host:port`), dialed for as long as the process runs. */
+  readonly peers?: readonly string[];
+  /** Workspace id both sides sync (default 'default'). */
+  readonly workspaceId?: string;
+  /** Bind address of the sync listener (default 0.0.0.0). */
+  readonly host?: string;
 }
 
 /** What `serve` writes to `<state-dir>/status.json` and `twinspace status` prints. */
@@ -34,6 +53,15 @@ export interface PeerStatus {
   readonly state: RegisterState;
   readonly shortId: string;
   readonly discovered: readonly DiscoveredPeer[];
+  /** Device Sync sessions and manual peers (state, transport, pending out, last error). */
+  readonly peers: readonly SyncPeerView[];
+  /** Connections refused recently (unknown or revoked devices, failed pairings). */
+  readonly rejected: readonly RejectedPeer[];
+  readonly pending: { readonly out: number; readonly in: number };
+  /** SHA-256 (hex) of the stable JSON of the workspace document: equal on converged replicas. */
+  readonly docHash: string;
+  readonly workspaceId: string;
+  readonly controlSocket: string;
   readonly updatedAt: number;
   readonly stopped?: boolean;
 }
@@ -71,10 +99,34 @@ export async function serve(options: ServeOptions): Promise<number> {
     stateDir,
     sinks: [(event) => process.stderr.write(formatDiagnostic(event))],
   });
-  // The sync listener; sessions on it come with the SyncWorker. Until then a connection is closed.
-  const listener = await TcpTransport.listen({ port: options.port }, (transport) => {
-    transport.close('sync sessions are not available on this peer yet');
+  const trust = await TrustStore.open(path.join(stateDir, 'trust.json'), {
+    onError: (error, context) => {
+      process.stderr.write(`twinspace: ${context}: ${String(error)}\n`);
+    },
   });
+  const knownPeersFile = path.join(stateDir, 'peers.json');
+  const manual = [
+    ...(options.peers ?? []).map(parseAddress),
+    ...(await readKnownPeers(knownPeersFile)),
+  ];
+  const worker = new SyncWorker({
+    identity,
+    trust,
+    doc: runtime.engine,
+    deviceName,
+    ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
+    peers: manual,
+    connect: (address, signal) =>
+      TcpTransport.connect({ host: address.host, port: address.port, timeoutMs: 5_000, signal }),
+  });
+  const offEffect = runtime.onEffect(worker.handleEffect);
+  const listener = await TcpTransport.listen(
+    { port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) },
+    (transport) => {
+      worker.accept(transport);
+    },
+  );
+  runtime.addWorker(worker);
   const discovery = options.mdns
     ? new DiscoveryWorker({
         deviceId: identity.deviceId,
@@ -82,15 +134,46 @@ export async function serve(options: ServeOptions): Promise<number> {
         port: listener.port,
         protocolVersion: PROTOCOL_VERSION,
         ...(options.mdnsHost !== undefined ? { host: options.mdnsHost } : {}),
-        onPeerFound: () => {
+        onPeerFound: (peer) => {
+          worker.peerFound(peer);
           dirty = true;
         },
-        onPeerLost: () => {
+        onPeerLost: (deviceId) => {
+          worker.peerLost(deviceId);
           dirty = true;
         },
       })
     : undefined;
   if (discovery) runtime.addWorker(discovery);
+
+  const pairingWaiters = new Set<(outcome: PairingOutcome) => void>();
+  worker.onPairing((outcome) => {
+    dirty = true;
+    for (const waiter of [...pairingWaiters]) waiter(outcome);
+  });
+  let docHashVersion = -1;
+  let docHash = '';
+  const currentDocHash = (): string => {
+    const version = runtime.snapshot().version;
+    if (version !== docHashVersion) {
+      docHashVersion = version;
+      docHash = createHash('sha256').update(JSON.stringify(runtime.engine.docJSON())).digest('hex');
+    }
+    return docHash;
+  };
+  const controlSocket = path.join(stateDir, 'control.sock');
+  const control = await ControlServer.listen(controlSocket, (request) =>
+    handleControl(request, {
+      worker,
+      runtime,
+      status: () => statusOf(),
+      docHash: currentDocHash,
+      pairingWaiters,
+      remember: async (address, deviceId) => {
+        await rememberPeer(knownPeersFile, address, deviceId);
+      },
+    }),
+  );
 
   const statusFile = path.join(stateDir, 'status.json');
   const statusOf = (): PeerStatus => ({
@@ -103,16 +186,27 @@ export async function serve(options: ServeOptions): Promise<number> {
     protocolVersion: PROTOCOL_VERSION,
     state: runtime.snapshot(),
     discovered: discovery?.peers() ?? [],
+    peers: worker.peers(),
+    rejected: worker.rejections(),
+    pending: worker.pendingCounts(),
+    docHash: currentDocHash(),
+    workspaceId: worker.workspaceId,
+    controlSocket,
     updatedAt: Date.now(),
     ...(stopped ? { stopped: true } : {}),
   });
   const unsubscribe = runtime.onSnapshot(() => {
     dirty = true;
   });
+  let lastWritten = '';
   const writeStatus = async (): Promise<void> => {
-    if (!dirty) return;
+    const status = statusOf();
+    // Peer sessions change without a new snapshot: compare what would be written.
+    const text = `${JSON.stringify({ ...status, updatedAt: 0 }, null, 2)}\n`;
+    if (!dirty && text === lastWritten) return;
     dirty = false;
-    await writeFileAtomic(statusFile, `${JSON.stringify(statusOf(), null, 2)}\n`);
+    lastWritten = text;
+    await writeFileAtomic(statusFile, `${JSON.stringify(status, null, 2)}\n`);
   };
   await writeStatus();
   const timer = setInterval(() => {
@@ -142,8 +236,11 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   clearInterval(timer);
   unsubscribe();
+  await control.close();
   const report = await runtime.shutdown(SHUTDOWN_TIMEOUT_MS);
+  offEffect();
   await listener.close();
+  await trust.close();
   stopped = true;
   dirty = true;
   await writeStatus();
@@ -167,4 +264,157 @@ export async function readStatus(
     );
   });
   return JSON.parse(text) as PeerStatus;
+}
+
+interface ControlContext {
+  readonly worker: SyncWorker;
+  readonly runtime: RegistryRuntime;
+  status(): PeerStatus;
+  docHash(): string;
+  readonly pairingWaiters: Set<(outcome: PairingOutcome) => void>;
+  remember(address: PeerAddress, deviceId: string): Promise<void>;
+}
+
+function stringField(request: ControlRequest, name: string): string {
+  const value = request[name];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TwinspaceError('validation', `"${name}" must be a non-empty string`);
+  }
+  return value;
+}
+
+function numberField(request: ControlRequest, name: string, fallback: number): number {
+  const value = request[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TwinspaceError('validation', `"${name}" must be a non-negative number`);
+  }
+  return value;
+}
+
+async function handleControl(
+  request: ControlRequest,
+  ctx: ControlContext,
+): Promise<ControlResponse> {
+  switch (request.op) {
+    case 'status':
+      return { ok: true, status: ctx.status() };
+    case 'issue-pairing-code': {
+      const issued = ctx.worker.issuePairingCode();
+      return { ok: true, code: issued.code, expiresAt: issued.expiresAt };
+    }
+    case 'await-pairing': {
+      const timeoutMs = numberField(request, 'timeoutMs', 300_000);
+      const outcome = await new Promise<PairingOutcome | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          ctx.pairingWaiters.delete(waiter);
+          resolve(undefined);
+        }, timeoutMs);
+        const waiter = (o: PairingOutcome): void => {
+          // A wrong guess leaves the code usable: keep waiting unless it is burned or gone.
+          if (!o.ok && (o.reason === 'wrong' || o.reason === 'not_pairing' || o.reason === 'busy'))
+            return;
+          clearTimeout(timer);
+          ctx.pairingWaiters.delete(waiter);
+          resolve(o);
+        };
+        ctx.pairingWaiters.add(waiter);
+      });
+      if (outcome === undefined) {
+        return {
+          ok: false,
+          code: 'closed',
+          reason: 'timeout',
+          message: 'no device paired in time',
+        };
+      }
+      if (!outcome.ok) {
+        return {
+          ok: false,
+          code: 'unauthorized',
+          reason: outcome.reason,
+          message: outcome.message,
+        };
+      }
+      return { ...outcome, ok: true };
+    }
+    case 'pair-join': {
+      const address = parseAddress(stringField(request, 'address'));
+      const code = stringField(request, 'code');
+      try {
+        const outcome = await ctx.worker.pairJoin(address, code);
+        await ctx.remember(address, outcome.deviceId);
+        return { ...outcome, ok: true };
+      } catch (error) {
+        if (error instanceof PairingError) {
+          return { ok: false, code: error.code, reason: error.reason, message: error.message };
+        }
+        throw error;
+      }
+    }
+    case 'visit': {
+      const nodeId = stringField(request, 'nodeId');
+      const label = typeof request['label'] === 'string' ? request['label'] : nodeId;
+      await ctx.runtime.dispatch({ type: 'VisitNode', nodeId, kind: 'file', label }, 'LocalUI');
+      return { ok: true };
+    }
+    case 'index-file': {
+      await ctx.runtime.dispatch(
+        {
+          type: 'IndexFile',
+          path: stringField(request, 'path'),
+          size: numberField(request, 'size', 0),
+          hash: stringField(request, 'hash'),
+        },
+        'LocalUI',
+      );
+      return { ok: true };
+    }
+    case 'sync-status': {
+      const minPeers = numberField(request, 'minPeers', 1);
+      return {
+        ok: true,
+        synced: ctx.worker.isSynced(minPeers),
+        docHash: ctx.docHash(),
+        peers: ctx.worker.peers(),
+      };
+    }
+    default:
+      throw new TwinspaceError('validation', `unknown control op ${JSON.stringify(request.op)}`);
+  }
+}
+
+/** Peers this device paired with by address (`pair --join`), dialed again after a restart. */
+async function readKnownPeers(file: string): Promise<PeerAddress[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return [];
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) return [];
+    const out: PeerAddress[] = [];
+    for (const entry of parsed as unknown[]) {
+      const address = (entry as { address?: unknown } | null)?.address;
+      if (typeof address === 'string') out.push(parseAddress(address));
+    }
+    return out;
+  } catch (error) {
+    process.stderr.write(`twinspace: ignoring unreadable ${file}: ${String(error)}\n`);
+    return [];
+  }
+}
+
+async function rememberPeer(file: string, address: PeerAddress, deviceId: string): Promise<void> {
+  const known = (await readKnownPeers(file)).map(formatAddress);
+  const entry = formatAddress(address);
+  const list = known.includes(entry) ? known : [...known, entry];
+  const text = JSON.stringify(
+    list.map((a) => ({ address: a, ...(a === entry ? { deviceId } : {}) })),
+    null,
+    2,
+  );
+  await writeFileAtomic(file, `${text}\n`);
 }
