@@ -29,6 +29,13 @@ export class StatusBar implements vscode.Disposable {
       summary.kind === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
 
+  /** Shown between activation and the runtime's first snapshot. */
+  renderStarting(): void {
+    this.item.text = '$(loading~spin) Twinspace: starting';
+    this.item.accessibilityInformation = { label: 'Twinspace: starting', role: 'button' };
+    this.item.tooltip = 'Device Sync is starting.';
+  }
+
   get text(): string {
     return this.item.text;
   }

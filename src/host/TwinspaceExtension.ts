@@ -57,6 +57,7 @@ export class TwinspaceExtension implements vscode.Disposable {
       }),
     );
     if (vscode.workspace.isTrusted) {
+      ext.statusBar.renderStarting();
       await ext.startRuntime();
     } else {
       ext.statusBar.render(undefined, 'Device Sync stays off until you trust this workspace.');
@@ -159,9 +160,10 @@ export class TwinspaceExtension implements vscode.Disposable {
           },
         });
       },
-      'twinspace.showStatus': async () => {
+      'twinspace.showStatus': () => {
         const summary = summarizeStatus(this.runtime?.snapshot());
-        await vscode.window.showInformationMessage(summary.text, { detail: summary.tooltip });
+        // Not awaited: the command finishes when the message is shown, not when it is dismissed.
+        void vscode.window.showInformationMessage(summary.text, { detail: summary.tooltip });
       },
       'twinspace.showLog': () => {
         this.output.show(true);

@@ -20,6 +20,8 @@ export const DIAGNOSTIC_CHANNELS = {
   'control_panel.shutdown.leftover': 'warn',
   'engine.intent.rejected': 'warn',
   'engine.effect.failed': 'error',
+  'engine.observer.failed': 'error',
+  'engine.wal.write_failed': 'error',
   'engine.wal.torn_tail': 'warn',
   'engine.wal.corrupt': 'error',
   'engine.wal.compacted': 'info',
@@ -36,8 +38,10 @@ export const DIAGNOSTIC_CHANNELS = {
   'sync.discovery.started': 'info',
   'sync.discovery.peer_found': 'info',
   'sync.discovery.peer_lost': 'info',
+  'sync.discovery.peer_ignored': 'warn',
   'host.activation.failed': 'error',
   'host.command.failed': 'error',
+  'host.webview.rejected': 'warn',
   'cli.serve.started': 'info',
 } as const satisfies Record<string, Severity>;
 

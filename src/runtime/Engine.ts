@@ -380,7 +380,7 @@ export class Engine {
           observer(state);
         } catch (error) {
           this.diagnostics.emit(
-            'engine.effect.failed',
+            'engine.observer.failed',
             `a snapshot observer threw: ${describeError(error)}`,
           );
         }
@@ -391,7 +391,7 @@ export class Engine {
         listener(result);
       } catch (error) {
         this.diagnostics.emit(
-          'engine.effect.failed',
+          'engine.observer.failed',
           `a tick listener threw: ${describeError(error)}`,
         );
       }
@@ -538,9 +538,8 @@ export class Engine {
   private reportWalFailure(error: unknown): void {
     if (this.walFailure !== undefined) return;
     this.walFailure = error;
-    // There is no dedicated channel yet; the WAL failing is reported with the corruption channel.
     this.diagnostics.emit(
-      'engine.wal.corrupt',
+      'engine.wal.write_failed',
       `WAL write failed, changes are no longer durable: ${describeError(error)}`,
       { op: 'write' },
     );

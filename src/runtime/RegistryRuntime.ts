@@ -119,6 +119,24 @@ export class RegistryRuntime {
         signals.publish('register:state:published', { state }, 'engine');
       }),
     );
+    // Replay restores the previous run's session and worker states; they are history now.
+    const restored = engine.snapshot;
+    for (const peer of Object.values(restored.sync.peers)) {
+      if (peer.state !== 'Disconnected') {
+        await controlPanel.send(
+          { type: 'PeerWentOffline', peerId: peer.peerId, reason: 'restart' },
+          'Restore',
+        );
+      }
+    }
+    for (const worker of Object.values(restored.workers)) {
+      if (worker.status !== 'stopped' && worker.status !== 'failed') {
+        await controlPanel.send(
+          { type: 'WorkerHealthChanged', worker: worker.name, status: 'stopped', failures: 0 },
+          'Restore',
+        );
+      }
+    }
     diagnostics.emit('control_panel.started', `runtime started (state in ${options.stateDir})`, {
       version: engine.snapshot.version,
     });

@@ -8,6 +8,9 @@ import { TwinspaceError } from '../core/errors';
  * `acquire` fail fast with code `busy`.
  */
 export class StateDirLock {
+  /** Folders locked by this process (the pid in the file cannot tell two owners in one process). */
+  private static readonly heldHere = new Set<string>();
+
   private constructor(
     readonly file: string,
     private released = false,
@@ -15,7 +18,10 @@ export class StateDirLock {
 
   static async acquire(dir: string): Promise<StateDirLock> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const file = path.join(dir, 'lock');
+    const file = path.join(await fs.realpath(dir), 'lock');
+    if (StateDirLock.heldHere.has(file)) {
+      throw new TwinspaceError('busy', `${dir} is in use by this process`);
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const handle = await fs.open(file, 'wx', 0o600);
@@ -25,6 +31,7 @@ export class StateDirLock {
         } finally {
           await handle.close();
         }
+        StateDirLock.heldHere.add(file);
         return new StateDirLock(file);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -42,6 +49,7 @@ export class StateDirLock {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    StateDirLock.heldHere.delete(this.file);
     await fs.rm(this.file, { force: true });
   }
 }

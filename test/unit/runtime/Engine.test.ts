@@ -564,10 +564,17 @@ describe('Engine', () => {
     await new Promise((r) => setImmediate(r));
     const messages = h.diagnostics
       .recent()
-      .filter((e) => e.channel === 'engine.effect.failed')
-      .map((e) => e.message);
-    assert.ok(messages.some((m) => m.includes('observer bug')));
-    assert.ok(messages.some((m) => m.includes('BroadcastUpdate failed: peer gone')));
+      .filter((e) => e.channel === 'engine.effect.failed' || e.channel === 'engine.observer.failed')
+      .map((e) => `${e.channel}: ${e.message}`);
+    assert.ok(
+      messages.some((m) => m.startsWith('engine.observer.failed') && m.includes('observer bug')),
+    );
+    assert.ok(
+      messages.some(
+        (m) =>
+          m.startsWith('engine.effect.failed') && m.includes('BroadcastUpdate failed: peer gone'),
+      ),
+    );
     assert.equal(h.engine.snapshot.version, 1);
     await h.engine.close();
   });
