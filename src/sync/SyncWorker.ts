@@ -768,6 +768,8 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     }
     if (!decoded.hasContent) return;
     this.deliver(session, update);
+    // Forwarding only matters with another peer connected (the hash of a big diff is not free).
+    if (this.sessions.size < 2) return;
     const hash = createHash('sha256').update(update).digest('base64');
     if (this.seenDiffs.add(hash)) {
       const forwarded = encodeSyncStep2(update, true);
