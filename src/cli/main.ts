@@ -3,6 +3,8 @@
  * implementations of the host interfaces: diagnostics go to stderr, state to a status file.
  *
  *   twinspace serve <folder> [--name N] [--state-dir D] [--port P] [--mdns-host H] [--no-mdns]
+ *                   [--mdns-refresh-ms N] [--mdns-stale-ms N] [--keepalive-ms N]
+ *                   [--keepalive-timeout-ms N] [--reconnect-max-ms N]
  *   twinspace status [--state-dir D | <folder>]
  *   twinspace pair --show --state-dir D [--timeout-ms N]
  *   twinspace pair --join <host:port> <code> --state-dir D
@@ -23,6 +25,9 @@ const USAGE = `usage:
   twinspace serve <folder> [--name <device name>] [--state-dir <dir>] [--port <n>]
                            [--mdns-host <host name>] [--no-mdns] [--peer <host:port>]...
                            [--host <bind address>] [--workspace <id>]
+                           [--mdns-refresh-ms <n>] [--mdns-stale-ms <n>]
+                           [--keepalive-ms <n>] [--keepalive-timeout-ms <n>]
+                           [--reconnect-max-ms <n>]
   twinspace status [--state-dir <dir> | <folder>]
   twinspace pair --show --state-dir <dir> [--timeout-ms <n>]
   twinspace pair --join <host:port> <code> --state-dir <dir>
@@ -47,6 +52,11 @@ export async function main(argv: readonly string[]): Promise<number> {
           peer: { type: 'string', multiple: true },
           host: { type: 'string' },
           workspace: { type: 'string' },
+          'mdns-refresh-ms': { type: 'string' },
+          'mdns-stale-ms': { type: 'string' },
+          'keepalive-ms': { type: 'string' },
+          'keepalive-timeout-ms': { type: 'string' },
+          'reconnect-max-ms': { type: 'string' },
         },
       });
       const folder = positionals[0];
@@ -60,6 +70,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(values['mdns-host'] !== undefined ? { mdnsHost: values['mdns-host'] } : {}),
         ...(values.host !== undefined ? { host: values.host } : {}),
         ...(values.workspace !== undefined ? { workspaceId: values.workspace } : {}),
+        ...msOption(values['mdns-refresh-ms'], '--mdns-refresh-ms', 'mdnsRefreshMs'),
+        ...msOption(values['mdns-stale-ms'], '--mdns-stale-ms', 'mdnsStaleMs'),
+        ...msOption(values['keepalive-ms'], '--keepalive-ms', 'keepaliveIntervalMs'),
+        ...msOption(values['keepalive-timeout-ms'], '--keepalive-timeout-ms', 'keepaliveTimeoutMs'),
+        ...msOption(values['reconnect-max-ms'], '--reconnect-max-ms', 'reconnectMaxMs'),
         peers: values.peer ?? [],
         port,
         mdns: !values['no-mdns'],
@@ -235,6 +250,18 @@ function parseCount(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw usageError(`${name} must be a non-negative integer`);
   return n;
+}
+
+/** `{ [key]: n }` for a given positive millisecond option, `{}` when it is absent. */
+function msOption<K extends string>(
+  text: string | undefined,
+  name: string,
+  key: K,
+): Partial<Record<K, number>> {
+  if (text === undefined) return {};
+  const n = parseCount(text, name);
+  if (n < 1) throw usageError(`${name} must be at least 1`);
+  return { [key]: n } as Partial<Record<K, number>>;
 }
 
 function parsePort(text: string): number {

@@ -40,6 +40,16 @@ export interface ServeOptions {
   readonly workspaceId?: string;
   /** Bind address of the sync listener (default 0.0.0.0). */
   readonly host?: string;
+  /** mDNS re-query interval (DiscoveryWorker refreshIntervalMs; default 10 s). */
+  readonly mdnsRefreshMs?: number;
+  /** A discovered peer not heard from this long is lost (staleAfterMs; default 35 s). */
+  readonly mdnsStaleMs?: number;
+  /** Ping a silent peer after this long (SyncWorker keepaliveIntervalMs; default 15 s). */
+  readonly keepaliveIntervalMs?: number;
+  /** Close a session silent this long (keepaliveTimeoutMs; default 3 x the interval or 45 s). */
+  readonly keepaliveTimeoutMs?: number;
+  /** Longest pause between two dials of a peer (reconnect backoff maxMs; default 10 s). */
+  readonly reconnectMaxMs?: number;
 }
 
 /** What `serve` writes to `<state-dir>/status.json` and `twinspace status` prints. */
@@ -116,6 +126,16 @@ export async function serve(options: ServeOptions): Promise<number> {
     deviceName,
     ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
     peers: manual,
+    ...keepaliveOptions(options),
+    ...(options.reconnectMaxMs !== undefined
+      ? {
+          backoff: {
+            initialMs: Math.min(250, options.reconnectMaxMs),
+            maxMs: options.reconnectMaxMs,
+            factor: 2,
+          },
+        }
+      : {}),
     connect: (address, signal) =>
       TcpTransport.connect({ host: address.host, port: address.port, timeoutMs: 5_000, signal }),
   });
@@ -134,6 +154,10 @@ export async function serve(options: ServeOptions): Promise<number> {
         port: listener.port,
         protocolVersion: PROTOCOL_VERSION,
         ...(options.mdnsHost !== undefined ? { host: options.mdnsHost } : {}),
+        ...(options.mdnsRefreshMs !== undefined
+          ? { refreshIntervalMs: options.mdnsRefreshMs }
+          : {}),
+        ...(options.mdnsStaleMs !== undefined ? { staleAfterMs: options.mdnsStaleMs } : {}),
         onPeerFound: (peer) => {
           worker.peerFound(peer);
           dirty = true;
@@ -245,6 +269,21 @@ export async function serve(options: ServeOptions): Promise<number> {
   dirty = true;
   await writeStatus();
   return report.timedOut.length > 0 || report.leftover.length > 0 ? 1 : 0;
+}
+
+function keepaliveOptions(options: ServeOptions): {
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
+} {
+  const interval = options.keepaliveIntervalMs;
+  const timeout = options.keepaliveTimeoutMs ?? (interval !== undefined ? interval * 3 : undefined);
+  if (interval !== undefined && timeout !== undefined && !(timeout > interval)) {
+    throw new TwinspaceError('validation', '--keepalive-timeout-ms must exceed --keepalive-ms');
+  }
+  return {
+    ...(interval !== undefined ? { keepaliveIntervalMs: interval } : {}),
+    ...(timeout !== undefined ? { keepaliveTimeoutMs: timeout } : {}),
+  };
 }
 
 /** Reads the status file of a peer (by state folder, or by the folder it serves). */
