@@ -14,18 +14,7 @@ import type {
 } from '../../../src/runtime/ControlPanel';
 import { Diagnostics } from '../../../src/runtime/Diagnostics';
 import type { DiagnosticChannel, DiagnosticEvent } from '../../../src/runtime/Diagnostics';
-
-function fakeClock(start = 0): { fake: FakeTimers.Clock; clock: Clock } {
-  const fake = FakeTimers.createClock(start);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
-  return { fake, clock };
-}
+import { fakeClock } from '../support/fakeClock';
 
 interface Setup {
   panel: ControlPanel;

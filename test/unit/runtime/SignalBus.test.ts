@@ -1,28 +1,16 @@
 import { strict as assert } from 'node:assert';
 import FakeTimers from '@sinonjs/fake-timers';
-import type { Clock } from '../../../src/runtime/Clock';
 import { Diagnostics } from '../../../src/runtime/Diagnostics';
 import { SignalBus } from '../../../src/runtime/SignalBus';
 import type { SignalEnvelope } from '../../../src/runtime/signals';
-
-function fakeClock(start = 1_000): { fake: FakeTimers.Clock; clock: Clock } {
-  const fake = FakeTimers.createClock(start);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
-  return { fake, clock };
-}
+import { fakeClock } from '../support/fakeClock';
 
 function setup(deadLetterCapacity?: number): {
   bus: SignalBus;
   diagnostics: Diagnostics;
   fake: FakeTimers.Clock;
 } {
-  const { fake, clock } = fakeClock();
+  const { fake, clock } = fakeClock(1_000);
   const diagnostics = new Diagnostics({ clock });
   const bus = new SignalBus({
     diagnostics,

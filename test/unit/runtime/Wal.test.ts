@@ -10,8 +10,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import * as FakeTimers from '@sinonjs/fake-timers';
-import type { Clock } from '../../../src/runtime/Clock';
 import { Diagnostics } from '../../../src/runtime/Diagnostics';
 import {
   RECORD_HEADER_BYTES,
@@ -26,17 +24,7 @@ import {
   type WalEntry,
   type WalRecord,
 } from '../../../src/runtime/Wal';
-
-function fakeClock(): Clock {
-  const fake = FakeTimers.createClock(1_000);
-  return {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as FakeTimers.TimerId);
-    },
-  };
-}
+import { fakeClock as createFakeClock } from '../support/fakeClock';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -67,7 +55,7 @@ async function writeLog(
 ): Promise<void> {
   const wal = await Wal.open({
     dir,
-    diagnostics: diagnostics ?? new Diagnostics({ clock: fakeClock() }),
+    diagnostics: diagnostics ?? new Diagnostics({ clock: createFakeClock(1_000).clock }),
   });
   wal.takeReplay();
   wal.append(entries);
@@ -78,7 +66,7 @@ async function writeLog(
 async function reopen(dir: string, diagnostics?: Diagnostics): Promise<readonly WalRecord[]> {
   const wal = await Wal.open({
     dir,
-    diagnostics: diagnostics ?? new Diagnostics({ clock: fakeClock() }),
+    diagnostics: diagnostics ?? new Diagnostics({ clock: createFakeClock(1_000).clock }),
   });
   const replay = wal.takeReplay();
   await wal.close();
@@ -140,7 +128,10 @@ describe('Wal', () => {
 
   it('coalesces commits made during an in-flight fsync into one group', async () => {
     const dir = tempDir();
-    const wal = await Wal.open({ dir, diagnostics: new Diagnostics({ clock: fakeClock() }) });
+    const wal = await Wal.open({
+      dir,
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
+    });
     wal.takeReplay();
     wal.append([update(0)]);
     const commits = [wal.commit()];
@@ -169,7 +160,7 @@ describe('Wal', () => {
       const dir = tempDir();
       cpSync(base, dir, { recursive: true });
       writeFileSync(path.join(dir, file), full.subarray(0, cut));
-      const diagnostics = new Diagnostics({ clock: fakeClock() });
+      const diagnostics = new Diagnostics({ clock: createFakeClock(1_000).clock });
       const records = await reopen(dir, diagnostics);
       assert.deepEqual(records, [update(1), update(2)], `cut at ${cut}`);
       assert.equal(readFileSync(path.join(dir, file)).length, lastStart);
@@ -186,7 +177,7 @@ describe('Wal', () => {
     const [, secondStart] = boundaries(buf);
     buf[buf.length - 1] = (buf[buf.length - 1] ?? 0) ^ 0x40;
     writeFileSync(file, Buffer.concat([buf, Buffer.alloc(64)]));
-    const diagnostics = new Diagnostics({ clock: fakeClock() });
+    const diagnostics = new Diagnostics({ clock: createFakeClock(1_000).clock });
     assert.deepEqual(await reopen(dir, diagnostics), [update(1)]);
     assert.equal(readFileSync(file).length, secondStart);
     assert.match(
@@ -209,7 +200,7 @@ describe('Wal', () => {
       const bad = Buffer.from(full);
       bad[at] = (bad[at] ?? 0) ^ 0x81;
       writeFileSync(path.join(dir, file), bad);
-      const diagnostics = new Diagnostics({ clock: fakeClock() });
+      const diagnostics = new Diagnostics({ clock: createFakeClock(1_000).clock });
       await assert.rejects(
         Wal.open({ dir, diagnostics }),
         (e: unknown) =>
@@ -248,7 +239,7 @@ describe('Wal', () => {
     const dir = tempDir();
     const wal = await Wal.open({
       dir,
-      diagnostics: new Diagnostics({ clock: fakeClock() }),
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
       maxRecordBytes: 64,
     });
     wal.takeReplay();
@@ -263,7 +254,7 @@ describe('Wal', () => {
 
   it('a bad record in a segment that is not the last is corruption', async () => {
     const dir = tempDir();
-    const diagnostics = new Diagnostics({ clock: fakeClock() });
+    const diagnostics = new Diagnostics({ clock: createFakeClock(1_000).clock });
     const wal = await Wal.open({ dir, diagnostics });
     wal.takeReplay();
     wal.append([update(1), update(2)]);
@@ -289,7 +280,7 @@ describe('Wal', () => {
 
   it('compaction writes a snapshot, starts a new segment and deletes the old one', async () => {
     const dir = tempDir();
-    const diagnostics = new Diagnostics({ clock: fakeClock() });
+    const diagnostics = new Diagnostics({ clock: createFakeClock(1_000).clock });
     const wal = await Wal.open({ dir, diagnostics, compactThresholdBytes: 100 });
     wal.takeReplay();
     wal.append([update(1), update(2), update(3), update(4), update(5)]);
@@ -329,7 +320,7 @@ describe('Wal', () => {
     cpSync(before, after, { recursive: true });
     const wal = await Wal.open({
       dir: after,
-      diagnostics: new Diagnostics({ clock: fakeClock() }),
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
     });
     wal.takeReplay();
     await wal.compact({ version: 2, localState: null, ydoc: new Uint8Array([1]) });
@@ -355,7 +346,10 @@ describe('Wal', () => {
     const step3 = tempDir();
     cpSync(after, step3, { recursive: true });
     cpSync(path.join(before, segmentFileName(1)), path.join(step3, segmentFileName(1)));
-    const w3 = await Wal.open({ dir: step3, diagnostics: new Diagnostics({ clock: fakeClock() }) });
+    const w3 = await Wal.open({
+      dir: step3,
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
+    });
     const r3 = w3.takeReplay();
     await w3.close();
     assert.deepEqual(r3.snapshot?.ydoc, new Uint8Array([1]));
@@ -365,7 +359,10 @@ describe('Wal', () => {
 
   it('a damaged snapshot or a missing segment is a hard error', async () => {
     const dir = tempDir();
-    const wal = await Wal.open({ dir, diagnostics: new Diagnostics({ clock: fakeClock() }) });
+    const wal = await Wal.open({
+      dir,
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
+    });
     wal.takeReplay();
     wal.append([update(1)]);
     await wal.compact({ version: 1, localState: { a: 1 }, ydoc: new Uint8Array([5, 5, 5]) });
@@ -376,20 +373,23 @@ describe('Wal', () => {
     bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 1;
     writeFileSync(snap, bad);
     await assert.rejects(
-      Wal.open({ dir, diagnostics: new Diagnostics({ clock: fakeClock() }) }),
+      Wal.open({ dir, diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }) }),
       (e: unknown) => e instanceof WalCorruptError && /snapshot bad checksum/.test(e.message),
     );
     writeFileSync(snap, good);
     writeFileSync(path.join(dir, segmentFileName(4)), encodeRecord(update(4)));
     await assert.rejects(
-      Wal.open({ dir, diagnostics: new Diagnostics({ clock: fakeClock() }) }),
+      Wal.open({ dir, diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }) }),
       (e: unknown) => e instanceof WalCorruptError && /segment missing/.test(e.message),
     );
   });
 
   it('an I/O failure is fatal: compaction and later commits reject', async () => {
     const dir = tempDir();
-    const wal = await Wal.open({ dir, diagnostics: new Diagnostics({ clock: fakeClock() }) });
+    const wal = await Wal.open({
+      dir,
+      diagnostics: new Diagnostics({ clock: createFakeClock(1_000).clock }),
+    });
     wal.takeReplay();
     // Segment 2 already exists, so creating it during compaction fails.
     writeFileSync(path.join(dir, segmentFileName(2)), Buffer.alloc(0));

@@ -1,6 +1,4 @@
 /** Shared helpers for the channel tests (not a test file itself). */
-import FakeTimers from '@sinonjs/fake-timers';
-import type { Clock } from '../../../../src/runtime/Clock';
 import { FrameCipher } from '../../../../src/sync/channel/FrameCipher';
 import { handshake } from '../../../../src/sync/channel/handshake';
 import type { HandshakeOptions } from '../../../../src/sync/channel/handshake';
@@ -10,6 +8,8 @@ import { FrameDecoder } from '../../../../src/sync/transport/FrameDecoder';
 import { MemoryDuplex } from '../../../../src/sync/transport/MemoryDuplex';
 import type { MemoryDuplexOptions } from '../../../../src/sync/transport/MemoryDuplex';
 import type { Transport } from '../../../../src/sync/transport/Transport';
+import { fakeClock } from '../../support/fakeClock';
+export { fakeClock };
 
 export const alice = DeviceIdentity.generate();
 export const bob = DeviceIdentity.generate();
@@ -109,18 +109,6 @@ export async function countDecryptions(fn: () => Promise<void>): Promise<number>
     proto.open = original;
   }
   return count;
-}
-
-export function fakeClock(): { fake: FakeTimers.Clock; clock: Clock } {
-  const fake = FakeTimers.createClock(1_000);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
-  return { fake, clock };
 }
 
 /** Lets queued microtasks and immediates run. */

@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import FakeTimers from '@sinonjs/fake-timers';
 import { TwinspaceError } from '../../../../src/core/errors';
 import type { Clock } from '../../../../src/runtime/Clock';
 import { PairingCodes } from '../../../../src/sync/pairing/PairingCodes';
@@ -21,20 +20,9 @@ import {
   fakeIdentity,
   type FakeIdentity,
 } from './fakeHandshake';
+import { fakeClock } from '../../support/fakeClock';
 
 const T0 = 1_700_000_000_000;
-
-function fakeClock(): { fake: FakeTimers.Clock; clock: Clock } {
-  const fake = FakeTimers.createClock(T0);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
-  return { fake, clock };
-}
 
 interface Side {
   identity: FakeIdentity;
@@ -111,7 +99,7 @@ function wrongCode(canonical: string): string {
 
 describe('PairingFlow', () => {
   it('happy path: both sides store each other, see the same SAS, and the code is consumed', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('Desktop', clock);
     const b = await side('Laptop', clock);
     const { code } = a.codes.issue(clock.now());
@@ -149,7 +137,7 @@ describe('PairingFlow', () => {
   });
 
   it('a wrong code: clear errors on both sides, an attempt used, nothing stored', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const { canonical } = a.codes.issue(clock.now());
@@ -166,7 +154,7 @@ describe('PairingFlow', () => {
   });
 
   it('an expired code: refused before the handshake, without using an attempt; nothing stored', async () => {
-    const { clock, fake } = fakeClock();
+    const { clock, fake } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const { code } = a.codes.issue(clock.now());
@@ -182,7 +170,7 @@ describe('PairingFlow', () => {
   });
 
   it('a reused code: the second device is refused and stores nothing', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const c = await side('C', clock);
@@ -201,7 +189,7 @@ describe('PairingFlow', () => {
   });
 
   it('too many attempts burn the code, even for the right code afterwards', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const codes = new PairingCodes({ maxAttempts: 2 });
     const a = await side('A', clock, { codes });
     const b = await side('B', clock);
@@ -218,7 +206,7 @@ describe('PairingFlow', () => {
   });
 
   it('no active code: refused as "none"', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const { accepted, joined } = await pair(a, b, 'ABCD-EFGH-JKMN');
@@ -228,7 +216,7 @@ describe('PairingFlow', () => {
   });
 
   it('input that is not a code fails at once, without connecting', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const b = await side('B', clock);
     let connected = false;
     await assert.rejects(
@@ -244,7 +232,7 @@ describe('PairingFlow', () => {
   });
 
   it('a network failure during the handshake counts as an attempt and stores nothing', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const { code } = a.codes.issue(clock.now());
@@ -260,7 +248,7 @@ describe('PairingFlow', () => {
   });
 
   it('a device that did not ask to pair is refused without using an attempt', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     a.codes.issue(clock.now());
     const stranger = fakeIdentity();
@@ -283,7 +271,7 @@ describe('PairingFlow', () => {
 
   it('the SAS not confirmed on either side: nothing stored on either side', async () => {
     for (const rejecting of ['acceptor', 'joiner'] as const) {
-      const { clock } = fakeClock();
+      const { clock } = fakeClock(T0);
       const no = { confirmSas: () => false };
       const yes = { confirmSas: () => true };
       const a = await side('A', clock, rejecting === 'acceptor' ? no : yes);
@@ -299,7 +287,7 @@ describe('PairingFlow', () => {
   });
 
   it('the SAS prompt sees the same digits on both sides and is told when pairing ends', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const shown: { sas: string; device: string; signal: AbortSignal }[] = [];
     const prompt = {
       confirmSas: (check: { sas: string; remoteDeviceId: string; signal: AbortSignal }) => {
@@ -322,7 +310,7 @@ describe('PairingFlow', () => {
   });
 
   it('the showing side failing to save: the joiner stores nothing either', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock, {
       trustOptions: { writeFile: () => Promise.reject(new Error('read-only file system')) },
     });
@@ -336,7 +324,7 @@ describe('PairingFlow', () => {
   });
 
   it('the joiner checks that the chosen device answered', async () => {
-    const { clock } = fakeClock();
+    const { clock } = fakeClock(T0);
     const a = await side('A', clock);
     const b = await side('B', clock);
     const { code } = a.codes.issue(clock.now());
@@ -349,7 +337,7 @@ describe('PairingFlow', () => {
   });
 
   it('a joiner that never confirms: the showing side gives up after the exchange timeout', async () => {
-    const { clock, fake } = fakeClock();
+    const { clock, fake } = fakeClock(T0);
     const a = await side('A', clock, { exchangeTimeoutMs: 30_000 });
     const { code } = a.codes.issue(clock.now());
     const link = new FakeLink();
@@ -376,7 +364,7 @@ describe('PairingFlow', () => {
   });
 
   it('a joiner whose answer never comes stores nothing', async () => {
-    const { clock, fake } = fakeClock();
+    const { clock, fake } = fakeClock(T0);
     const b = await side('B', clock, { exchangeTimeoutMs: 30_000 });
     const link = new FakeLink();
     const joining = b.flow.joinPairing(() => Promise.resolve(link), 'ABCD-EFGH-JKMN');

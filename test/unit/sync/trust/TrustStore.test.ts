@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import FakeTimers from '@sinonjs/fake-timers';
 import { TwinspaceError } from '../../../../src/core/errors';
-import type { Clock } from '../../../../src/runtime/Clock';
 import { deviceIdFromPublicKey } from '../../../../src/sync/identity/DeviceIdentity';
 import {
   TRUST_FILE_SCHEMA,
@@ -13,18 +11,7 @@ import {
   TrustStore,
   type TrustedPeer,
 } from '../../../../src/sync/trust/TrustStore';
-
-function fakeClock(start = 1_000_000): { fake: FakeTimers.Clock; clock: Clock } {
-  const fake = FakeTimers.createClock(start);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
-  return { fake, clock };
-}
+import { fakeClock } from '../../support/fakeClock';
 
 function tempFile(): string {
   return path.join(mkdtempSync(path.join(tmpdir(), 'tw-trust-')), 'trusted-devices.json');
@@ -76,7 +63,7 @@ describe('TrustStore', () => {
   describe('persistence', () => {
     it('round-trips peers, grants, last-seen and revocations through the file', async () => {
       const file = tempFile();
-      const { clock, fake } = fakeClock();
+      const { clock, fake } = fakeClock(1_000_000);
       const a = device();
       const b = device();
       const store = await TrustStore.open(file, { clock });
@@ -452,7 +439,7 @@ describe('TrustStore', () => {
     });
 
     it('touch is saved lazily, and close() flushes it', async () => {
-      const { clock, fake } = fakeClock();
+      const { clock, fake } = fakeClock(1_000_000);
       const texts: string[] = [];
       const store = await TrustStore.open(tempFile(), {
         clock,
