@@ -5,11 +5,11 @@
  *
  * File format (text): the line `twinspace-device-key v1`, then the secret in base64, then `\n`.
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { atomicWriteFile } from '../../runtime/atomicWriteFile';
 import { KeyStoreError } from './KeyStore';
 import type { KeyStore } from './KeyStore';
 
@@ -71,28 +71,10 @@ export class FileKeyStore implements KeyStore {
   }
 
   async save(secret: Uint8Array): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = join(
-      dir,
-      `.${basename(this.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    );
-    const handle = await open(temp, 'wx', 0o600);
-    let renamed = false;
-    try {
-      await handle.chmod(0o600); // in case the umask or an ACL widened it
-      await handle.writeFile(`${HEADER}\n${Buffer.from(secret).toString('base64')}\n`);
-      await handle.sync();
-      await handle.close();
-      await rename(temp, this.path);
-      renamed = true;
-      await syncDirectory(dir);
-    } finally {
-      if (!renamed) {
-        await handle.close().catch(() => undefined);
-        await unlink(temp).catch(() => undefined);
-      }
-    }
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await atomicWriteFile(this.path, `${HEADER}\n${Buffer.from(secret).toString('base64')}\n`, {
+      mode: 0o600,
+    });
   }
 }
 
@@ -108,14 +90,4 @@ function parse(text: string, path: string): Uint8Array {
 
 function formatMode(mode: number): string {
   return `0${(mode & 0o777).toString(8)}`;
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { TwinspaceError } from '../../core/errors';
 import { systemClock, type Clock, type TimerHandle } from '../../runtime/Clock';
 import { deviceIdFromPublicKey } from '../identity/DeviceIdentity';
-import { atomicWriteFile, removeStaleTempFiles } from './atomicWriteFile';
+import { atomicWriteFile, removeStaleTempFiles } from '../../runtime/atomicWriteFile';
 import {
   decodePublicKey,
   encodePublicKey,

@@ -14,7 +14,7 @@ import {
   atomicWriteFile,
   removeStaleTempFiles,
   tempFileName,
-} from '../../../../src/sync/trust/atomicWriteFile';
+} from '../../../src/runtime/atomicWriteFile';
 
 function dir(): string {
   return mkdtempSync(path.join(tmpdir(), 'tw-atomic-'));

@@ -39,6 +39,7 @@ export async function atomicWriteFile(
   try {
     const handle = await fs.open(temp, 'wx', options.mode ?? 0o600);
     try {
+      if (options.mode !== undefined) await handle.chmod(options.mode); // umask or ACLs may differ
       await handle.writeFile(data);
       await handle.sync();
     } finally {
