@@ -239,18 +239,41 @@ export class NetnsHarness {
     args: readonly string[] = [],
     options: StartPeerOptions = {},
   ): Promise<PeerProcess> {
-    const command = options.command ?? [process.execPath, CLI_PATH, 'serve'];
-    if (options.command === undefined && !existsSync(CLI_PATH)) {
-      throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
-    }
-    const [program, ...lead] = command;
-    if (program === undefined) throw new Error('startPeer: empty command');
     const index = this.peers.filter((p) => p.host === host).length;
     const base = path.join(this.runDir, index === 0 ? host : `${host}-${index}`);
     const folder = path.join(base, 'folder');
     const stateDir = path.join(base, 'state');
     await fs.mkdir(folder, { recursive: true });
     await fs.mkdir(stateDir, { recursive: true });
+    return this.spawnPeer(host, folder, stateDir, args, options);
+  }
+
+  /**
+   * Starts `previous`'s host again on the SAME folder and state dir (device key, trust, WAL),
+   * after it has exited (e.g. `kill9()`). Same defaults and waiting as `startPeer`.
+   */
+  async restartPeer(
+    previous: PeerProcess,
+    args: readonly string[] = [],
+    options: StartPeerOptions = {},
+  ): Promise<PeerProcess> {
+    if (previous.running) throw new Error(`restartPeer: ${previous.host} is still running`);
+    return this.spawnPeer(previous.host, previous.folder, previous.stateDir, args, options);
+  }
+
+  private async spawnPeer(
+    host: string,
+    folder: string,
+    stateDir: string,
+    args: readonly string[],
+    options: StartPeerOptions,
+  ): Promise<PeerProcess> {
+    const command = options.command ?? [process.execPath, CLI_PATH, 'serve'];
+    if (options.command === undefined && !existsSync(CLI_PATH)) {
+      throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first`);
+    }
+    const [program, ...lead] = command;
+    if (program === undefined) throw new Error('startPeer: empty command');
     const defaults: string[] = [];
     if (!args.includes('--port')) defaults.push('--port', String(DEFAULT_PEER_PORT));
     if (!args.includes('--mdns-host') && !args.includes('--no-mdns')) {
