@@ -99,6 +99,8 @@ export async function runHostSuite(o: HostSuiteOptions): Promise<HostSuiteRun> {
     const env: Record<string, string> = {
       [HOST_ENV.suite]: o.suiteDir,
       [HOST_ENV.results]: o.resultsFile,
+      // Built by `npm run package` but not shipped in the VSIX: host tests run headless peers.
+      [HOST_ENV.cli]: path.resolve(__dirname, '..', '..', 'dist', 'cli.js'),
       ...(o.grep !== undefined ? { [HOST_ENV.grep]: o.grep } : {}),
     };
     const url = payloadUrl({ ...o, env });

@@ -18,15 +18,24 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  /** Renders a snapshot (or `undefined` when the runtime is off). */
-  render(state: RegisterState | undefined, offReason?: string): void {
+  /**
+   * Renders a snapshot (or `undefined` when the runtime is off). `problem`: Device Sync could not
+   * start although the runtime runs; shown as an error so it is never silent.
+   */
+  render(state: RegisterState | undefined, offReason?: string, problem?: string): void {
     const summary = summarizeStatus(state);
-    this.item.text = `$(${summary.icon}) ${summary.text}`;
-    this.item.accessibilityInformation = { label: summary.text, role: 'button' };
-    this.item.tooltip =
-      offReason !== undefined ? `${summary.tooltip}\n${offReason}` : summary.tooltip;
+    const failed = problem !== undefined;
+    const text = failed ? 'Twinspace: Device Sync failed' : summary.text;
+    this.item.text = failed ? `$(error) ${text}` : `$(${summary.icon}) ${summary.text}`;
+    this.item.accessibilityInformation = { label: text, role: 'button' };
+    const notes = [offReason, failed ? `Device Sync failed: ${problem}` : undefined].filter(
+      (x): x is string => x !== undefined,
+    );
+    this.item.tooltip = [summary.tooltip, ...notes].join('\n');
     this.item.backgroundColor =
-      summary.kind === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      summary.kind === 'error' || failed
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : undefined;
   }
 
   /** Shown between activation and the runtime's first snapshot. */

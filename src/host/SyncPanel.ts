@@ -10,6 +10,8 @@ export interface SyncPanelHost {
   view(): SyncPanelView;
   onChange(listener: () => void): () => void;
   runCommand(command: string): Thenable<unknown>;
+  forgetDevice(deviceId: string): Thenable<unknown>;
+  pairWith(deviceId: string): Thenable<unknown>;
   reportRejected(reason: string): void;
 }
 
@@ -55,7 +57,13 @@ export class SyncPanel implements vscode.Disposable {
         this.dispose();
       }),
       panel.webview.onDidReceiveMessage((raw: unknown) => {
-        void this.handle(raw);
+        this.handle(raw).catch((error: unknown) => {
+          const id = (raw as { id?: unknown }).id;
+          this.host.reportRejected(`request failed: ${String(error)}`);
+          if (typeof id === 'number') {
+            void this.post({ kind: 'response', id, ok: false, error: String(error) });
+          }
+        });
       }),
     );
     const unsubscribe = host.onChange(() => {
@@ -79,6 +87,14 @@ export class SyncPanel implements vscode.Disposable {
       case 'runCommand':
         await this.host.runCommand(request.command);
         await this.post({ kind: 'response', id: request.id, ok: true });
+        return;
+      case 'forgetDevice':
+        await this.host.forgetDevice(request.deviceId);
+        await this.post({ kind: 'response', id: request.id, ok: true, view: this.host.view() });
+        return;
+      case 'pairWith':
+        await this.host.pairWith(request.deviceId);
+        await this.post({ kind: 'response', id: request.id, ok: true, view: this.host.view() });
         return;
     }
   }

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
@@ -5,11 +6,15 @@ import type { SyncPanelView } from '../core/protocol/syncPanelProtocol';
 import type { RegisterState } from '../core/state';
 import { summarizeStatus } from '../core/statusSummary';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
+import { shortDeviceId } from '../sync/identity/DeviceIdentity';
 import { COMMAND_TABLE, type CommandId } from './commandTable';
 import { registerCommands, type CommandHandler } from './commands';
+import { DeviceSync } from './DeviceSync';
+import { DeviceSyncCommands } from './DeviceSyncCommands';
 import { createLogSink } from './logSink';
 import { StatusBar } from './StatusBar';
 import { SyncPanel } from './SyncPanel';
+import { readSyncSettings, type DeviceSyncSettings } from './syncSettings';
 
 /** How long deactivation may take before VS Code would kill us anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 3_000;
@@ -22,6 +27,17 @@ export interface TwinspaceApi {
     openResources(): string[];
     isShutDown(): boolean;
   };
+  /** Device Sync: undefined values while it is not running. */
+  readonly sync: {
+    deviceId(): string | undefined;
+    deviceName(): string | undefined;
+    workspaceId(): string | undefined;
+    listenPort(): number | undefined;
+    /** Why Device Sync could not start, if it could not. */
+    error(): string | undefined;
+    peers(): readonly { peerId: string; state: string; inSync: boolean; address?: string }[];
+    trusted(): readonly { deviceId: string; name: string }[];
+  };
   readonly statusText: () => string;
   readonly commandIds: readonly string[];
   deactivateForTest(): Promise<void>;
@@ -31,6 +47,10 @@ export interface TwinspaceApi {
 export class TwinspaceExtension implements vscode.Disposable {
   private runtime: RegistryRuntime | undefined;
   private lastRuntime: RegistryRuntime | undefined;
+  private deviceSync: DeviceSync | undefined;
+  private lastDeviceSync: DeviceSync | undefined;
+  private syncError: string | undefined;
+  private readonly syncCommands: DeviceSyncCommands;
   private readonly statusBar: StatusBar;
   private readonly disposables: { dispose(): unknown }[] = [];
   private readonly viewListeners = new Set<() => void>();
@@ -43,6 +63,7 @@ export class TwinspaceExtension implements vscode.Disposable {
   ) {
     this.statusBar = new StatusBar('twinspace.openSyncPanel');
     this.disposables.push(this.statusBar);
+    this.syncCommands = new DeviceSyncCommands(() => this.deviceSync, output);
   }
 
   static async start(
@@ -54,6 +75,11 @@ export class TwinspaceExtension implements vscode.Disposable {
       ...registerCommands(ext.commandHandlers(), (id, error) => {
         ext.runtime?.diagnostics.emit('host.command.failed', `${id}: ${describeError(error)}`);
         output.error(`[host.command.failed] ${id}: ${describeError(error)}`);
+      }),
+    );
+    ext.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('twinspace.manualPeers')) ext.applyManualPeers();
       }),
     );
     if (vscode.workspace.isTrusted) {
@@ -75,8 +101,27 @@ export class TwinspaceExtension implements vscode.Disposable {
       runtime: {
         snapshot: () => this.runtime?.snapshot(),
         workers: () => this.runtime?.workers() ?? [],
-        openResources: () => (this.runtime ?? this.lastRuntime)?.openResources() ?? [],
+        openResources: () => [
+          ...((this.runtime ?? this.lastRuntime)?.openResources() ?? []),
+          ...((this.deviceSync ?? this.lastDeviceSync)?.openResources() ?? []),
+        ],
         isShutDown: () => (this.runtime ?? this.lastRuntime)?.isShutDown() ?? true,
+      },
+      sync: {
+        deviceId: () => this.deviceSync?.identity.deviceId,
+        deviceName: () => this.deviceSync?.settings.deviceName,
+        workspaceId: () => this.deviceSync?.worker.workspaceId,
+        listenPort: () => this.deviceSync?.listener.port,
+        error: () => this.syncError,
+        peers: () =>
+          (this.deviceSync?.peers() ?? []).map((p) => ({
+            peerId: p.peerId,
+            state: p.state,
+            inSync: p.inSync,
+            ...(p.address !== undefined ? { address: p.address } : {}),
+          })),
+        trusted: () =>
+          (this.deviceSync?.trusted() ?? []).map((p) => ({ deviceId: p.deviceId, name: p.name })),
       },
       statusText: () => this.statusBar.text,
       commandIds: COMMAND_TABLE.map((c) => c.id),
@@ -97,10 +142,74 @@ export class TwinspaceExtension implements vscode.Disposable {
     });
     this.runtime = runtime;
     this.unsubscribeSnapshot = runtime.onSnapshot((state) => {
-      this.statusBar.render(state);
-      for (const l of this.viewListeners) l();
+      this.statusBar.render(state, undefined, this.syncError);
+      this.notifyView();
     });
-    this.statusBar.render(runtime.snapshot());
+    await this.startDeviceSync(runtime);
+    this.statusBar.render(runtime.snapshot(), undefined, this.syncError);
+  }
+
+  private settings(): DeviceSyncSettings {
+    const config = vscode.workspace.getConfiguration('twinspace');
+    return readSyncSettings(
+      {
+        deviceName: config.get('deviceName'),
+        workspaceId: config.get('workspaceId'),
+        listenHost: config.get('listenHost'),
+        listenPort: config.get('listenPort'),
+        mdns: config.get('discovery.mdns'),
+        manualPeers: config.get('manualPeers'),
+      },
+      vscode.workspace.workspaceFolders?.[0]?.name,
+      os.hostname(),
+    );
+  }
+
+  /**
+   * Identity, trust store, listener, SyncWorker, discovery. A failure here leaves the runtime up
+   * (the Register still works locally) and is shown: log line, diagnostic, status bar in error.
+   */
+  private async startDeviceSync(runtime: RegistryRuntime): Promise<void> {
+    this.syncError = undefined;
+    try {
+      const settings = this.settings();
+      for (const problem of settings.problems) this.output.warn(`[host.settings] ${problem}`);
+      this.deviceSync = await DeviceSync.start({
+        runtime,
+        secrets: this.context.secrets,
+        globalState: this.context.globalState,
+        globalStorageDir: this.context.globalStorageUri.fsPath,
+        settings,
+        onError: (message) => {
+          this.output.error(`[host.sync.error] ${message}`);
+        },
+        onChange: () => {
+          this.notifyView();
+        },
+      });
+      this.output.info(
+        `[host.sync.started] ${settings.deviceName} (${this.deviceSync.identity.shortId}) listening on ${this.deviceSync.listenAddress}, workspace "${settings.workspaceId}", mDNS ${settings.mdns ? 'on' : 'off'}, ${settings.manualPeers.length} manual peers`,
+      );
+    } catch (error) {
+      this.syncError = describeError(error);
+      const message = `Device Sync could not start: ${this.syncError}`;
+      runtime.diagnostics.emit('host.activation.failed', message);
+      void vscode.window.showErrorMessage(`Twinspace: ${message}`, 'Show Log').then((choice) => {
+        if (choice === 'Show Log') this.output.show();
+      });
+    }
+  }
+
+  private applyManualPeers(): void {
+    const sync = this.deviceSync;
+    if (!sync) return;
+    const settings = this.settings();
+    for (const problem of settings.problems) this.output.warn(`[host.settings] ${problem}`);
+    for (const address of settings.manualPeers) sync.addPeerAddress(address);
+  }
+
+  private notifyView(): void {
+    for (const l of this.viewListeners) l();
   }
 
   private async stopRuntime(timeoutMs: number): Promise<void> {
@@ -110,7 +219,14 @@ export class TwinspaceExtension implements vscode.Disposable {
     this.lastRuntime = runtime;
     this.unsubscribeSnapshot?.();
     this.unsubscribeSnapshot = undefined;
+    const sync = this.deviceSync;
+    this.deviceSync = undefined;
+    if (sync) this.lastDeviceSync = sync;
+    sync?.stopAccepting();
     const report = await runtime.shutdown(timeoutMs);
+    await sync?.close(timeoutMs).catch((error: unknown) => {
+      this.output.error(`[host.sync.error] closing Device Sync: ${describeError(error)}`);
+    });
     this.output.info(
       `Device Sync stopped in ${report.durationMs} ms; ${report.leftover.length} intents left over.`,
     );
@@ -119,9 +235,46 @@ export class TwinspaceExtension implements vscode.Disposable {
 
   private syncPanelView(): SyncPanelView {
     const state = this.runtime?.snapshot();
+    const sync = this.deviceSync;
+    const settings = sync?.settings ?? this.settings();
+    const sessions = new Map((sync?.peers() ?? []).map((p) => [p.peerId, p]));
+    const trusted = sync?.trusted() ?? [];
+    const trustedIds = new Set(trusted.map((p) => p.deviceId));
+    const peers = trusted.map((t) => {
+      const live = sessions.get(t.deviceId);
+      const info = state?.sync.peers[t.deviceId];
+      return {
+        peerId: t.deviceId,
+        name: t.name,
+        state: live?.state ?? info?.state ?? 'Disconnected',
+        ...(live?.transport !== undefined ? { transport: live.transport } : {}),
+        ...(info?.lastSyncAt !== undefined ? { lastSyncAt: info.lastSyncAt } : {}),
+        ...(t.lastSeenAt !== undefined ? { lastSeenAt: t.lastSeenAt } : {}),
+        ...(live?.address !== undefined ? { address: live.address } : {}),
+        ...(live !== undefined ? { pendingOut: live.pendingOut, pendingIn: live.pendingIn } : {}),
+        ...(live?.lastError !== undefined ? { lastError: live.lastError } : {}),
+      };
+    });
+    // Manual addresses not paired yet: shown so the user sees what is being dialed.
+    for (const p of sessions.values()) {
+      if (!trustedIds.has(p.peerId) && p.peerId.startsWith('addr:')) {
+        peers.push({
+          peerId: p.peerId,
+          name: '(not paired)',
+          state: p.state,
+          transport: p.transport,
+          ...(p.address !== undefined ? { address: p.address } : {}),
+          ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+        });
+      }
+    }
     return {
-      deviceName: vscode.env.machineId.slice(0, 8),
-      deviceId: 'not yet created',
+      deviceName: settings.deviceName,
+      deviceId: sync?.identity.deviceId ?? '',
+      deviceShortId: sync !== undefined ? shortDeviceId(sync.identity.deviceId) : 'not running',
+      ...(sync !== undefined ? { listenAddress: sync.listenAddress } : {}),
+      ...(sync !== undefined ? { workspaceId: sync.worker.workspaceId } : {}),
+      ...(this.syncError !== undefined ? { syncError: this.syncError } : {}),
       statusText: summarizeStatus(state).text,
       version: state?.version ?? 0,
       workers: (this.runtime?.workers() ?? []).map((w) => ({
@@ -129,11 +282,11 @@ export class TwinspaceExtension implements vscode.Disposable {
         status: w.status,
         failures: w.failures,
       })),
-      peers: Object.values(state?.sync.peers ?? {}).map((p) => ({
-        peerId: p.peerId,
-        state: p.state,
-        ...(p.transport !== undefined ? { transport: p.transport } : {}),
-        ...(p.lastSyncAt !== undefined ? { lastSyncAt: p.lastSyncAt } : {}),
+      peers,
+      discovered: (sync?.untrustedDiscovered() ?? []).map((p) => ({
+        deviceId: p.deviceId,
+        name: p.name,
+        address: `${p.addresses[0] ?? p.host}:${p.port}`,
       })),
       diagnostics: (this.runtime?.diagnostics.recent() ?? []).slice(-50).map((d) => ({
         at: d.at,
@@ -155,6 +308,8 @@ export class TwinspaceExtension implements vscode.Disposable {
             return () => this.viewListeners.delete(listener);
           },
           runCommand: (command) => vscode.commands.executeCommand(command),
+          forgetDevice: (deviceId) => this.syncCommands.forgetDevice(deviceId),
+          pairWith: (deviceId) => this.syncCommands.pairWith(deviceId),
           reportRejected: (reason) => {
             this.output.warn(`[host.webview.rejected] Sync Panel message rejected: ${reason}`);
           },
@@ -172,6 +327,9 @@ export class TwinspaceExtension implements vscode.Disposable {
         await this.stopRuntime(SHUTDOWN_TIMEOUT_MS);
         await this.startRuntime();
       },
+      'twinspace.pairDevice': (arg) => this.syncCommands.pairDevice(arg),
+      'twinspace.forgetDevice': (arg) => this.syncCommands.forgetDevice(arg),
+      'twinspace.addPeerAddress': (arg) => this.syncCommands.addPeerAddress(arg),
     };
   }
 

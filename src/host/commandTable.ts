@@ -9,6 +9,9 @@ export const COMMAND_TABLE = [
   { id: 'twinspace.showStatus', title: 'Show Device Sync Status', icon: '$(info)' },
   { id: 'twinspace.showLog', title: 'Show Log', icon: '$(output)' },
   { id: 'twinspace.restartDeviceSync', title: 'Restart Device Sync', icon: '$(debug-restart)' },
+  { id: 'twinspace.pairDevice', title: 'Pair a Device…', icon: '$(link)' },
+  { id: 'twinspace.forgetDevice', title: 'Forget a Device…', icon: '$(trash)' },
+  { id: 'twinspace.addPeerAddress', title: 'Add a Device by Address…', icon: '$(add)' },
 ] as const;
 
 export const COMMAND_CATEGORY = 'Twinspace';

@@ -22,6 +22,16 @@ export interface TwinspaceTestApi {
     openResources(): readonly string[];
     isShutDown(): boolean;
   };
+  /** Device Sync (each value undefined while it is not running). */
+  readonly sync: {
+    deviceId(): string | undefined;
+    deviceName(): string | undefined;
+    workspaceId(): string | undefined;
+    listenPort(): number | undefined;
+    error(): string | undefined;
+    peers(): readonly { peerId: string; state: string; inSync: boolean; address?: string }[];
+    trusted(): readonly { deviceId: string; name: string }[];
+  };
   /** The status bar item's text, as rendered. */
   statusText(): string;
   /** The command ids the extension registers (its command table). */
@@ -48,6 +58,10 @@ export function assertTwinspaceApi(x: unknown): asserts x is TwinspaceTestApi {
   assert.ok(isObject(x.runtime), 'API must have a `runtime` object');
   for (const fn of ['snapshot', 'workers', 'openResources', 'isShutDown']) {
     assert.equal(typeof x.runtime[fn], 'function', `API runtime.${fn} must be a function`);
+  }
+  assert.ok(isObject(x.sync), 'API must have a `sync` object');
+  for (const fn of ['deviceId', 'workspaceId', 'listenPort', 'error', 'peers', 'trusted']) {
+    assert.equal(typeof x.sync[fn], 'function', `API sync.${fn} must be a function`);
   }
   assert.equal(typeof x.statusText, 'function', 'API must have statusText()');
   assert.ok(Array.isArray(x.commandIds), 'API must have commandIds');

@@ -5,6 +5,7 @@
  */
 import type {
   SyncPanelMessage,
+  SyncPanelPeerView,
   SyncPanelRequest,
   SyncPanelView,
 } from '../../src/core/protocol/syncPanelProtocol';
@@ -34,15 +35,45 @@ function formatTime(ms: number | undefined): string {
   return ms === undefined ? 'never' : new Date(ms).toLocaleTimeString();
 }
 
+function request(message: DistributiveOmit<SyncPanelRequest, 'kind' | 'id'>): void {
+  vscode.postMessage({ kind: 'request', id: nextId++, ...message });
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function button(
+  label: string,
+  testId: string,
+  onClick: () => void,
+  title = label,
+): HTMLButtonElement {
+  const b = el(
+    'button',
+    { type: 'button', 'data-testid': testId, title, 'aria-label': title },
+    label,
+  );
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function pending(p: SyncPanelPeerView): string {
+  if (p.pendingOut === undefined && p.pendingIn === undefined) return '';
+  return `${p.pendingOut ?? 0} out / ${p.pendingIn ?? 0} in`;
+}
+
 function render(view: SyncPanelView): void {
   const app = document.getElementById('app');
   if (!app) return;
   const peers =
     view.peers.length === 0
-      ? el('p', { class: 'muted' }, 'No trusted devices yet.')
+      ? el(
+          'p',
+          { class: 'muted', 'data-testid': 'no-peers' },
+          'No trusted devices yet. Pair one to start Device Sync.',
+        )
       : el(
           'table',
-          {},
+          { 'data-testid': 'peers' },
           el(
             'tr',
             {},
@@ -50,15 +81,74 @@ function render(view: SyncPanelView): void {
             el('th', {}, 'State'),
             el('th', {}, 'Transport'),
             el('th', {}, 'Last sync'),
+            el('th', {}, 'Pending'),
+            el('th', {}, ''),
           ),
           ...view.peers.map((p) =>
             el(
               'tr',
-              { 'data-testid': 'peer-row' },
-              el('td', {}, p.peerId),
-              el('td', {}, p.state),
-              el('td', {}, p.transport ?? ''),
+              { 'data-testid': 'peer-row', 'data-device-id': p.peerId },
+              el(
+                'td',
+                { title: p.peerId },
+                p.name !== undefined && p.name !== '' ? `${p.name} ` : '',
+                el(
+                  'code',
+                  {},
+                  p.peerId.startsWith('addr:') ? p.peerId.slice(5) : p.peerId.slice(0, 12),
+                ),
+              ),
+              el('td', { title: p.lastError ?? '' }, p.state),
+              el('td', {}, `${p.transport ?? ''}${p.address !== undefined ? ` ${p.address}` : ''}`),
               el('td', {}, formatTime(p.lastSyncAt)),
+              el('td', {}, pending(p)),
+              el(
+                'td',
+                {},
+                p.peerId.startsWith('addr:')
+                  ? ''
+                  : button(
+                      'Forget',
+                      'forget-device',
+                      () => {
+                        request({ method: 'forgetDevice', deviceId: p.peerId });
+                      },
+                      `Forget ${p.name ?? p.peerId}`,
+                    ),
+              ),
+            ),
+          ),
+        );
+  const discovered =
+    view.discovered.length === 0
+      ? el('p', { class: 'muted' }, 'No other devices found on this network.')
+      : el(
+          'table',
+          { 'data-testid': 'discovered' },
+          el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Address'), el('th', {}, '')),
+          ...view.discovered.map((d) =>
+            el(
+              'tr',
+              { 'data-testid': 'discovered-row' },
+              el(
+                'td',
+                { title: d.deviceId },
+                `${d.name} `,
+                el('code', {}, d.deviceId.slice(0, 12)),
+              ),
+              el('td', {}, d.address),
+              el(
+                'td',
+                {},
+                button(
+                  'Pair…',
+                  'pair-with',
+                  () => {
+                    request({ method: 'pairWith', deviceId: d.deviceId });
+                  },
+                  `Pair with ${d.name}`,
+                ),
+              ),
             ),
           ),
         );
@@ -89,14 +179,14 @@ function render(view: SyncPanelView): void {
         ),
       ),
   );
-  const logButton = el('button', { type: 'button' }, 'Show Log');
-  logButton.addEventListener('click', () => {
-    vscode.postMessage({
-      kind: 'request',
-      id: nextId++,
-      method: 'runCommand',
-      command: 'twinspace.showLog',
-    });
+  const logButton = button('Show Log', 'show-log', () => {
+    request({ method: 'runCommand', command: 'twinspace.showLog' });
+  });
+  const pairButton = button('Pair a Device…', 'pair-device', () => {
+    request({ method: 'runCommand', command: 'twinspace.pairDevice' });
+  });
+  const addButton = button('Add by Address…', 'add-address', () => {
+    request({ method: 'runCommand', command: 'twinspace.addPeerAddress' });
   });
   app.replaceChildren(
     el('h1', {}, 'Twinspace Device Sync'),
@@ -106,8 +196,32 @@ function render(view: SyncPanelView): void {
       'This device: ',
       el('strong', { 'data-testid': 'device-name' }, view.deviceName),
       ' ',
-      el('code', { 'data-testid': 'device-id' }, view.deviceId),
+      el(
+        'code',
+        {
+          'data-testid': 'device-id',
+          title: view.deviceId !== '' ? `Device id ${view.deviceId}` : '',
+        },
+        view.deviceShortId,
+      ),
+      view.listenAddress !== undefined
+        ? el(
+            'span',
+            { class: 'muted', 'data-testid': 'listen-address' },
+            ` · listening on ${view.listenAddress}`,
+          )
+        : '',
+      view.workspaceId !== undefined
+        ? el('span', { class: 'muted' }, ` · workspace "${view.workspaceId}"`)
+        : '',
     ),
+    view.syncError !== undefined
+      ? el(
+          'p',
+          { class: 'sev-error', 'data-testid': 'sync-error' },
+          `Device Sync could not start: ${view.syncError}`,
+        )
+      : '',
     el(
       'p',
       { 'data-testid': 'register-state' },
@@ -115,6 +229,9 @@ function render(view: SyncPanelView): void {
     ),
     el('h2', {}, 'Trusted devices'),
     peers,
+    el('p', {}, pairButton, ' ', addButton),
+    el('h2', {}, 'Devices nearby (not paired)'),
+    discovered,
     el('h2', {}, 'Workers'),
     workers,
     el('h2', {}, 'Recent diagnostics'),
@@ -131,5 +248,7 @@ window.addEventListener('message', (event: MessageEvent<SyncPanelMessage>) => {
 });
 
 const saved = vscode.getState() as SyncPanelView | undefined;
-if (saved && typeof saved === 'object' && 'deviceId' in saved) render(saved);
+if (saved && typeof saved === 'object' && 'deviceShortId' in saved && 'discovered' in saved) {
+  render(saved);
+}
 vscode.postMessage({ kind: 'request', id: nextId++, method: 'ready' });

@@ -37,6 +37,8 @@ export const HOST_ENV = {
   results: 'TWINSPACE_HOST_RESULTS',
   /** Optional mocha grep. */
   grep: 'TWINSPACE_HOST_GREP',
+  /** The repository's dist/cli.js (not in the VSIX): tests start headless peers with it. */
+  cli: 'TWINSPACE_HOST_CLI',
 } as const;
 
 /** A test file that must run after all others (it shuts the runtime down). */

@@ -1,0 +1,293 @@
+/**
+ * Host test: Device Sync between this VS Code window and a headless CLI peer (`twinspace serve`,
+ * started here from the repository's dist/cli.js, which the launcher passes in HOST_ENV.cli).
+ * Pairs by code through the `twinspace.pairDevice` command (no UI), then checks the status bar,
+ * that a change made on the CLI reaches this runtime, that the peer going away shows as offline,
+ * and that "Forget a Device" removes the trust.
+ */
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { HOST_ENV } from './runner/results';
+import { eventually, twinspaceApi, type TwinspaceTestApi } from './twinspaceApi';
+
+interface CliStatus {
+  readonly port: number;
+  readonly deviceId: string;
+  readonly workspaceId: string;
+}
+
+interface PairResult {
+  readonly ok: boolean;
+  readonly sas?: string;
+  readonly deviceId?: string;
+  readonly error?: string;
+  readonly reason?: string;
+}
+
+/** Node for the CLI: the extension host's own binary when it is a Node (code-server: Node 24). */
+function nodeBinary(): string {
+  return /node(\.exe)?$/i.test(path.basename(process.execPath)) ? process.execPath : 'node';
+}
+
+function readStatus(stateDir: string): CliStatus | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(stateDir, 'status.json'), 'utf8')) as CliStatus;
+    return s.port > 0 ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a CLI command to completion; resolves with its exit code and output. */
+function runCli(
+  cli: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(nodeBinary(), [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} timed out:\n${stdout}${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function isExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (isExited(child)) resolve();
+    else
+      child.once('exit', () => {
+        resolve();
+      });
+  });
+}
+
+describe('Device Sync with a headless CLI peer', function () {
+  this.timeout(60_000);
+  let api: TwinspaceTestApi;
+  let tmp: string;
+  let stateDir: string;
+  let cli: string;
+  let serve: ChildProcess | undefined;
+  let serveLog = '';
+  let cliStatus: CliStatus;
+  let cliDeviceId: string | undefined;
+  let usedCode: string | undefined;
+
+  before(async function () {
+    this.timeout(30_000);
+    api = await twinspaceApi();
+    const running = await eventually(
+      'Device Sync running',
+      () =>
+        api.sync.deviceId() !== undefined || api.sync.error() !== undefined ? true : undefined,
+      15_000,
+    );
+    assert.ok(running);
+    assert.equal(api.sync.error(), undefined, `Device Sync failed to start: ${api.sync.error()}`);
+    const cliPath = process.env[HOST_ENV.cli];
+    assert.ok(cliPath !== undefined, `${HOST_ENV.cli} is not set by the launcher`);
+    assert.ok(fs.existsSync(cliPath), `${cliPath} does not exist (npm run package builds it)`);
+    cli = cliPath;
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twinspace-host-peer-'));
+    const folder = path.join(tmp, 'folder');
+    stateDir = path.join(tmp, 'state');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'a.txt'), 'hello\n');
+    const workspaceId = api.sync.workspaceId();
+    assert.ok(workspaceId !== undefined);
+    serve = spawn(
+      nodeBinary(),
+      [
+        cli,
+        'serve',
+        folder,
+        '--no-mdns',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--name',
+        'cli-peer',
+        '--workspace',
+        workspaceId,
+        '--state-dir',
+        stateDir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    serve.stderr?.on('data', (d: Buffer) => {
+      serveLog = (serveLog + d.toString()).slice(-20_000);
+    });
+    cliStatus = await eventually('the CLI peer status.json', () => readStatus(stateDir), 20_000);
+  });
+
+  after(async function () {
+    this.timeout(15_000);
+    if (serve && serve.exitCode === null && serve.signalCode === null) {
+      serve.kill('SIGTERM');
+      await Promise.race([exited(serve), new Promise((r) => setTimeout(r, 5_000))]);
+      if (!isExited(serve)) serve.kill('SIGKILL');
+    }
+    // Leave no trust behind for later suites sharing this profile.
+    if (cliDeviceId !== undefined && api.sync.trusted().some((t) => t.deviceId === cliDeviceId)) {
+      await vscode.commands.executeCommand('twinspace.forgetDevice', { deviceId: cliDeviceId });
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('the pairing commands are registered', async () => {
+    const registered = new Set(await vscode.commands.getCommands(true));
+    for (const id of ['twinspace.pairDevice', 'twinspace.forgetDevice', 'twinspace.addPeerAddress'])
+      assert.ok(registered.has(id), `${id} is not registered`);
+  });
+
+  it('"Add a Device by Address" refuses what is not host:port', async () => {
+    const r = await vscode.commands.executeCommand<{ ok: boolean; error?: string }>(
+      'twinspace.addPeerAddress',
+      { address: 'not an address' },
+    );
+    assert.equal(r.ok, false);
+    assert.match(r.error ?? '', /host:port/);
+  });
+
+  it('"Pair a Device" (show) issues a code that expires in about 5 minutes', async () => {
+    const r = await vscode.commands.executeCommand<{ code: string; expiresAt: number }>(
+      'twinspace.pairDevice',
+      { mode: 'show' },
+    );
+    assert.match(r.code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    const ttl = r.expiresAt - Date.now();
+    assert.ok(ttl > 4 * 60_000 && ttl <= 5 * 60_000, `expires in ${ttl} ms`);
+  });
+
+  it('pairs with the CLI peer by code (a wrong code first fails clearly), then syncs', async () => {
+    const show = spawn(
+      nodeBinary(),
+      [cli, 'pair', '--show', '--state-dir', stateDir, '--timeout-ms', '40000'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let showOut = '';
+    show.stdout.on('data', (d: Buffer) => (showOut += d.toString()));
+    show.stderr.on('data', (d: Buffer) => (showOut += d.toString()));
+    try {
+      const code = await eventually(
+        'a pairing code from `pair --show`',
+        () => /pairing code: (\S+)/.exec(showOut)?.[1],
+        10_000,
+      );
+      const address = `127.0.0.1:${cliStatus.port}`;
+      const wrongCode = code.startsWith('0') ? `1${code.slice(1)}` : `0${code.slice(1)}`;
+      const wrong = await vscode.commands.executeCommand<PairResult>('twinspace.pairDevice', {
+        mode: 'join',
+        address,
+        code: wrongCode,
+      });
+      assert.equal(wrong.ok, false, 'a wrong code paired');
+      assert.ok((wrong.error ?? '').length > 0, 'a failed pairing must say why');
+      assert.equal(api.sync.trusted().length, 0, 'a failed pairing stored a device');
+
+      const result = await vscode.commands.executeCommand<PairResult>('twinspace.pairDevice', {
+        mode: 'join',
+        address,
+        code,
+      });
+      assert.equal(result.ok, true, `pairing failed: ${result.error ?? ''}\n${showOut}`);
+      assert.equal(result.deviceId, cliStatus.deviceId);
+      assert.ok(result.sas !== undefined && result.sas.length > 0, 'no SAS');
+      cliDeviceId = result.deviceId;
+      usedCode = code;
+      await exited(show);
+      assert.equal(show.exitCode, 0, showOut);
+      assert.ok(showOut.includes(`SAS: ${result.sas}`), `the CLI shows another SAS:\n${showOut}`);
+      assert.deepEqual(
+        api.sync.trusted().map((t) => t.deviceId),
+        [cliStatus.deviceId],
+      );
+    } finally {
+      if (show.exitCode === null) show.kill('SIGKILL');
+    }
+
+    await eventually(
+      'status bar "1 device in sync"',
+      () => (/Twinspace: 1 device in sync/.test(api.statusText()) ? true : undefined),
+      20_000,
+    ).catch((error: unknown) => {
+      throw new Error(
+        `${String(error)}; status "${api.statusText()}", peers ${JSON.stringify(api.sync.peers())}\n${serveLog.slice(-3000)}`,
+      );
+    });
+  });
+
+  it('a workspace-graph visit made on the CLI reaches this runtime', async () => {
+    const before = api.runtime.snapshot()?.replica.graphNodes ?? 0;
+    const visit = await runCli(
+      cli,
+      ['visit', 'file:src/fromCli.ts', '--label', 'fromCli.ts', '--state-dir', stateDir],
+      15_000,
+    );
+    assert.equal(visit.code, 0, `${visit.stdout}${visit.stderr}`);
+    await eventually(
+      'the visit in replica.graphNodes',
+      () => ((api.runtime.snapshot()?.replica.graphNodes ?? 0) > before ? true : undefined),
+      15_000,
+    );
+  });
+
+  it('the same code cannot be used twice', async () => {
+    assert.ok(usedCode !== undefined, 'not paired');
+    const r = await vscode.commands.executeCommand<PairResult>('twinspace.pairDevice', {
+      mode: 'join',
+      address: `127.0.0.1:${cliStatus.port}`,
+      code: usedCode,
+    });
+    assert.equal(r.ok, false);
+    assert.ok((r.error ?? '').length > 0);
+  });
+
+  it('stopping the CLI peer shows the device offline', async () => {
+    assert.ok(serve);
+    serve.kill('SIGTERM');
+    await exited(serve);
+    await eventually(
+      'status bar "offline"',
+      () => (/Twinspace: offline/.test(api.statusText()) ? true : undefined),
+      15_000,
+    );
+  });
+
+  it('"Forget a Device" revokes the CLI peer', async () => {
+    assert.ok(cliDeviceId !== undefined, 'not paired');
+    const r = await vscode.commands.executeCommand<{ ok: boolean; error?: string }>(
+      'twinspace.forgetDevice',
+      { deviceId: cliDeviceId },
+    );
+    assert.equal(r.ok, true, r.error);
+    assert.deepEqual(api.sync.trusted(), []);
+    const again = await vscode.commands.executeCommand<{ ok: boolean; error?: string }>(
+      'twinspace.forgetDevice',
+      { deviceId: cliDeviceId },
+    );
+    assert.equal(again.ok, false);
+  });
+});
