@@ -37,6 +37,8 @@ export interface TwinspaceApi {
     error(): string | undefined;
     peers(): readonly { peerId: string; state: string; inSync: boolean; address?: string }[];
     trusted(): readonly { deviceId: string; name: string }[];
+    /** What the Sync Panel renders now. */
+    panelView(): SyncPanelView;
   };
   readonly statusText: () => string;
   readonly commandIds: readonly string[];
@@ -122,6 +124,7 @@ export class TwinspaceExtension implements vscode.Disposable {
           })),
         trusted: () =>
           (this.deviceSync?.trusted() ?? []).map((p) => ({ deviceId: p.deviceId, name: p.name })),
+        panelView: () => this.syncPanelView(),
       },
       statusText: () => this.statusBar.text,
       commandIds: COMMAND_TABLE.map((c) => c.id),

@@ -239,6 +239,23 @@ describe('Device Sync with a headless CLI peer', function () {
     });
   });
 
+  it('the Sync Panel shows this device and the paired CLI peer with its live session', () => {
+    const view = api.sync.panelView();
+    const id = api.sync.deviceId();
+    assert.ok(id !== undefined);
+    assert.equal(view.deviceId, id);
+    assert.equal(view.deviceShortId, `${id.slice(0, 4)}-${id.slice(4, 8)}-${id.slice(8, 12)}`);
+    assert.equal(view.deviceName, api.sync.deviceName());
+    assert.match(view.listenAddress ?? '', /:\d+$/);
+    const row = view.peers.find((p) => p.peerId === cliStatus.deviceId);
+    assert.ok(row, `no row for the CLI peer in ${JSON.stringify(view.peers)}`);
+    assert.equal(row.name, 'cli-peer');
+    assert.equal(row.state, 'Idle');
+    assert.equal(row.transport, 'tcp');
+    assert.equal(row.pendingOut, 0);
+    assert.deepEqual(view.discovered, []);
+  });
+
   it('a workspace-graph visit made on the CLI reaches this runtime', async () => {
     const before = api.runtime.snapshot()?.replica.graphNodes ?? 0;
     const visit = await runCli(

@@ -6,6 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import projectManifest from '../../package.json';
+import type { SyncPanelView } from '../../src/core/protocol/syncPanelProtocol';
 import type { RegisterState } from '../../src/core/state';
 
 export interface WorkerView {
@@ -31,6 +32,7 @@ export interface TwinspaceTestApi {
     error(): string | undefined;
     peers(): readonly { peerId: string; state: string; inSync: boolean; address?: string }[];
     trusted(): readonly { deviceId: string; name: string }[];
+    panelView(): SyncPanelView;
   };
   /** The status bar item's text, as rendered. */
   statusText(): string;
@@ -60,7 +62,15 @@ export function assertTwinspaceApi(x: unknown): asserts x is TwinspaceTestApi {
     assert.equal(typeof x.runtime[fn], 'function', `API runtime.${fn} must be a function`);
   }
   assert.ok(isObject(x.sync), 'API must have a `sync` object');
-  for (const fn of ['deviceId', 'workspaceId', 'listenPort', 'error', 'peers', 'trusted']) {
+  for (const fn of [
+    'deviceId',
+    'workspaceId',
+    'listenPort',
+    'error',
+    'peers',
+    'trusted',
+    'panelView',
+  ]) {
     assert.equal(typeof x.sync[fn], 'function', `API sync.${fn} must be a function`);
   }
   assert.equal(typeof x.statusText, 'function', 'API must have statusText()');
