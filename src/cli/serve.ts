@@ -7,7 +7,12 @@ import type { RegisterState } from '../core/state';
 import type { DiagnosticEvent } from '../runtime/Diagnostics';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
 import { PROTOCOL_VERSION } from '../sync/channel/wire';
-import { DiscoveryWorker, type DiscoveredPeer } from '../sync/discovery/DiscoveryWorker';
+import {
+  DEFAULT_REFRESH_INTERVAL_MS,
+  DEFAULT_STALE_AFTER_MS,
+  DiscoveryWorker,
+  type DiscoveredPeer,
+} from '../sync/discovery/DiscoveryWorker';
 import { DeviceIdentity } from '../sync/identity/DeviceIdentity';
 import { FileKeyStore } from '../sync/identity/FileKeyStore';
 import { TcpTransport } from '../sync/transport/TcpTransport';
@@ -99,6 +104,9 @@ export async function serve(options: ServeOptions): Promise<number> {
   if (!stat?.isDirectory()) throw new TwinspaceError('not_found', `not a folder: ${folder}`);
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(folder));
   const deviceName = options.name ?? os.hostname();
+  // Checked before anything starts: a throw once the runtime runs would leave the process up.
+  const keepalive = keepaliveOptions(options);
+  checkDiscoveryTiming(options);
 
   let dirty = true;
   let stopped = false;
@@ -126,7 +134,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     deviceName,
     ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
     peers: manual,
-    ...keepaliveOptions(options),
+    ...keepalive,
     ...(options.reconnectMaxMs !== undefined
       ? {
           backoff: {
@@ -284,6 +292,18 @@ function keepaliveOptions(options: ServeOptions): {
     ...(interval !== undefined ? { keepaliveIntervalMs: interval } : {}),
     ...(timeout !== undefined ? { keepaliveTimeoutMs: timeout } : {}),
   };
+}
+
+function checkDiscoveryTiming(options: ServeOptions): void {
+  const refresh = options.mdnsRefreshMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+  const stale = options.mdnsStaleMs ?? DEFAULT_STALE_AFTER_MS;
+  if (refresh < 10) throw new TwinspaceError('validation', '--mdns-refresh-ms must be >= 10');
+  if (!(stale > refresh)) {
+    throw new TwinspaceError(
+      'validation',
+      `--mdns-stale-ms (${stale}) must exceed --mdns-refresh-ms (${refresh})`,
+    );
+  }
 }
 
 /** Reads the status file of a peer (by state folder, or by the folder it serves). */
