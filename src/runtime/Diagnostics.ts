@@ -39,6 +39,8 @@ export const DIAGNOSTIC_CHANNELS = {
   'sync.discovery.peer_found': 'info',
   'sync.discovery.peer_lost': 'info',
   'sync.discovery.peer_ignored': 'warn',
+  'orchestrator.action.halted': 'warn',
+  'orchestrator.recovery': 'info',
   'host.activation.failed': 'error',
   'host.command.failed': 'error',
   'host.webview.rejected': 'warn',
