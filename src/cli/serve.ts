@@ -110,173 +110,186 @@ export async function serve(options: ServeOptions): Promise<number> {
 
   let dirty = true;
   let stopped = false;
-  const identity = await DeviceIdentity.loadOrCreate(
-    new FileKeyStore(path.join(stateDir, 'device.key')),
-  );
-  const runtime = await RegistryRuntime.start({
-    stateDir,
-    sinks: [(event) => process.stderr.write(formatDiagnostic(event))],
-  });
-  const trust = await TrustStore.open(path.join(stateDir, 'trust.json'), {
-    onError: (error, context) => {
-      process.stderr.write(`twinspace: ${context}: ${String(error)}\n`);
-    },
-  });
-  const knownPeersFile = path.join(stateDir, 'peers.json');
-  const manual = [
-    ...(options.peers ?? []).map(parseAddress),
-    ...(await readKnownPeers(knownPeersFile)),
-  ];
-  const worker = new SyncWorker({
-    identity,
-    trust,
-    doc: runtime.engine,
-    deviceName,
-    ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
-    peers: manual,
-    ...keepalive,
-    ...(options.reconnectMaxMs !== undefined
-      ? {
-          backoff: {
-            initialMs: Math.min(250, options.reconnectMaxMs),
-            maxMs: options.reconnectMaxMs,
-            factor: 2,
-          },
-        }
-      : {}),
-    connect: (address, signal) =>
-      TcpTransport.connect({ host: address.host, port: address.port, timeoutMs: 5_000, signal }),
-  });
-  const offEffect = runtime.onEffect(worker.handleEffect);
-  const listener = await TcpTransport.listen(
-    { port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) },
-    (transport) => {
-      worker.accept(transport);
-    },
-  );
-  runtime.addWorker(worker);
-  const discovery = options.mdns
-    ? new DiscoveryWorker({
-        deviceId: identity.deviceId,
-        deviceName,
-        port: listener.port,
-        protocolVersion: PROTOCOL_VERSION,
-        ...(options.mdnsHost !== undefined ? { host: options.mdnsHost } : {}),
-        ...(options.mdnsRefreshMs !== undefined
-          ? { refreshIntervalMs: options.mdnsRefreshMs }
-          : {}),
-        ...(options.mdnsStaleMs !== undefined ? { staleAfterMs: options.mdnsStaleMs } : {}),
-        onPeerFound: (peer) => {
-          worker.peerFound(peer);
-          dirty = true;
-        },
-        onPeerLost: (deviceId) => {
-          worker.peerLost(deviceId);
-          dirty = true;
-        },
-      })
-    : undefined;
-  if (discovery) runtime.addWorker(discovery);
-
-  const pairingWaiters = new Set<(outcome: PairingOutcome) => void>();
-  worker.onPairing((outcome) => {
-    dirty = true;
-    for (const waiter of [...pairingWaiters]) waiter(outcome);
-  });
-  let docHashVersion = -1;
-  let docHash = '';
-  const currentDocHash = (): string => {
-    const version = runtime.snapshot().version;
-    if (version !== docHashVersion) {
-      docHashVersion = version;
-      docHash = createHash('sha256').update(JSON.stringify(runtime.engine.docJSON())).digest('hex');
-    }
-    return docHash;
-  };
-  const controlSocket = path.join(stateDir, 'control.sock');
-  const control = await ControlServer.listen(controlSocket, (request) =>
-    handleControl(request, {
-      worker,
-      runtime,
-      status: () => statusOf(),
-      docHash: currentDocHash,
-      pairingWaiters,
-      remember: async (address, deviceId) => {
-        await rememberPeer(knownPeersFile, address, deviceId);
-      },
-    }),
-  );
-
-  const statusFile = path.join(stateDir, 'status.json');
-  const statusOf = (): PeerStatus => ({
-    pid: process.pid,
-    deviceId: identity.deviceId,
-    shortId: identity.shortId,
-    deviceName,
-    folder,
-    port: listener.port,
-    protocolVersion: PROTOCOL_VERSION,
-    state: runtime.snapshot(),
-    discovered: discovery?.peers() ?? [],
-    peers: worker.peers(),
-    rejected: worker.rejections(),
-    pending: worker.pendingCounts(),
-    docHash: currentDocHash(),
-    workspaceId: worker.workspaceId,
-    controlSocket,
-    updatedAt: Date.now(),
-    ...(stopped ? { stopped: true } : {}),
-  });
-  const unsubscribe = runtime.onSnapshot(() => {
-    dirty = true;
-  });
-  let lastWritten = '';
-  const writeStatus = async (): Promise<void> => {
-    const status = statusOf();
-    // Peer sessions change without a new snapshot: compare what would be written.
-    const text = `${JSON.stringify({ ...status, updatedAt: 0 }, null, 2)}\n`;
-    if (!dirty && text === lastWritten) return;
-    dirty = false;
-    lastWritten = text;
-    await writeFileAtomic(statusFile, `${JSON.stringify(status, null, 2)}\n`);
-  };
-  await writeStatus();
-  const timer = setInterval(() => {
-    writeStatus().catch((error: unknown) => {
-      process.stderr.write(`twinspace: cannot write ${statusFile}: ${String(error)}\n`);
+  // Resources opened so far, closed in reverse if starting fails half way (otherwise the open
+  // runtime, listener or trust store would keep a failed process alive).
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    const identity = await DeviceIdentity.loadOrCreate(
+      new FileKeyStore(path.join(stateDir, 'device.key')),
+    );
+    const runtime = await RegistryRuntime.start({
+      stateDir,
+      sinks: [(event) => process.stderr.write(formatDiagnostic(event))],
     });
-  }, STATUS_INTERVAL_MS);
-  runtime.diagnostics.emit('cli.serve.started', `serving ${folder} as "${deviceName}"`, {
-    stateDir,
-    pid: process.pid,
-  });
+    closers.push(() => runtime.shutdown(SHUTDOWN_TIMEOUT_MS));
+    const trust = await TrustStore.open(path.join(stateDir, 'trust.json'), {
+      onError: (error, context) => {
+        process.stderr.write(`twinspace: ${context}: ${String(error)}\n`);
+      },
+    });
+    closers.push(() => trust.close());
+    const knownPeersFile = path.join(stateDir, 'peers.json');
+    const manual = [
+      ...(options.peers ?? []).map(parseAddress),
+      ...(await readKnownPeers(knownPeersFile)),
+    ];
+    const worker = new SyncWorker({
+      identity,
+      trust,
+      doc: runtime.engine,
+      deviceName,
+      ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
+      peers: manual,
+      ...keepalive,
+      ...(options.reconnectMaxMs !== undefined
+        ? {
+            backoff: {
+              initialMs: Math.min(250, options.reconnectMaxMs),
+              maxMs: options.reconnectMaxMs,
+              factor: 2,
+            },
+          }
+        : {}),
+      connect: (address, signal) =>
+        TcpTransport.connect({ host: address.host, port: address.port, timeoutMs: 5_000, signal }),
+    });
+    const offEffect = runtime.onEffect(worker.handleEffect);
+    const listener = await TcpTransport.listen(
+      { port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) },
+      (transport) => {
+        worker.accept(transport);
+      },
+    );
+    closers.push(() => listener.close());
+    runtime.addWorker(worker);
+    const discovery = options.mdns
+      ? new DiscoveryWorker({
+          deviceId: identity.deviceId,
+          deviceName,
+          port: listener.port,
+          protocolVersion: PROTOCOL_VERSION,
+          ...(options.mdnsHost !== undefined ? { host: options.mdnsHost } : {}),
+          ...(options.mdnsRefreshMs !== undefined
+            ? { refreshIntervalMs: options.mdnsRefreshMs }
+            : {}),
+          ...(options.mdnsStaleMs !== undefined ? { staleAfterMs: options.mdnsStaleMs } : {}),
+          onPeerFound: (peer) => {
+            worker.peerFound(peer);
+            dirty = true;
+          },
+          onPeerLost: (deviceId) => {
+            worker.peerLost(deviceId);
+            dirty = true;
+          },
+        })
+      : undefined;
+    if (discovery) runtime.addWorker(discovery);
 
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
-        process.stderr.write(`twinspace: second ${signal}, exiting now\n`);
-        process.exit(130);
+    const pairingWaiters = new Set<(outcome: PairingOutcome) => void>();
+    worker.onPairing((outcome) => {
+      dirty = true;
+      for (const waiter of [...pairingWaiters]) waiter(outcome);
+    });
+    let docHashVersion = -1;
+    let docHash = '';
+    const currentDocHash = (): string => {
+      const version = runtime.snapshot().version;
+      if (version !== docHashVersion) {
+        docHashVersion = version;
+        docHash = createHash('sha256')
+          .update(JSON.stringify(runtime.engine.docJSON()))
+          .digest('hex');
       }
-      process.stderr.write(`twinspace: ${signal}, shutting down\n`);
-      resolve();
+      return docHash;
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+    const controlSocket = path.join(stateDir, 'control.sock');
+    const control = await ControlServer.listen(controlSocket, (request) =>
+      handleControl(request, {
+        worker,
+        runtime,
+        status: () => statusOf(),
+        docHash: currentDocHash,
+        pairingWaiters,
+        remember: async (address, deviceId) => {
+          await rememberPeer(knownPeersFile, address, deviceId);
+        },
+      }),
+    );
 
-  clearInterval(timer);
-  unsubscribe();
-  await control.close();
-  const report = await runtime.shutdown(SHUTDOWN_TIMEOUT_MS);
-  offEffect();
-  await listener.close();
-  await trust.close();
-  stopped = true;
-  dirty = true;
-  await writeStatus();
-  return report.timedOut.length > 0 || report.leftover.length > 0 ? 1 : 0;
+    const statusFile = path.join(stateDir, 'status.json');
+    const statusOf = (): PeerStatus => ({
+      pid: process.pid,
+      deviceId: identity.deviceId,
+      shortId: identity.shortId,
+      deviceName,
+      folder,
+      port: listener.port,
+      protocolVersion: PROTOCOL_VERSION,
+      state: runtime.snapshot(),
+      discovered: discovery?.peers() ?? [],
+      peers: worker.peers(),
+      rejected: worker.rejections(),
+      pending: worker.pendingCounts(),
+      docHash: currentDocHash(),
+      workspaceId: worker.workspaceId,
+      controlSocket,
+      updatedAt: Date.now(),
+      ...(stopped ? { stopped: true } : {}),
+    });
+    const unsubscribe = runtime.onSnapshot(() => {
+      dirty = true;
+    });
+    let lastWritten = '';
+    const writeStatus = async (): Promise<void> => {
+      const status = statusOf();
+      // Peer sessions change without a new snapshot: compare what would be written.
+      const text = `${JSON.stringify({ ...status, updatedAt: 0 }, null, 2)}\n`;
+      if (!dirty && text === lastWritten) return;
+      dirty = false;
+      lastWritten = text;
+      await writeFileAtomic(statusFile, `${JSON.stringify(status, null, 2)}\n`);
+    };
+    await writeStatus();
+    const timer = setInterval(() => {
+      writeStatus().catch((error: unknown) => {
+        process.stderr.write(`twinspace: cannot write ${statusFile}: ${String(error)}\n`);
+      });
+    }, STATUS_INTERVAL_MS);
+    runtime.diagnostics.emit('cli.serve.started', `serving ${folder} as "${deviceName}"`, {
+      stateDir,
+      pid: process.pid,
+    });
+
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals += 1;
+        if (signals > 1) {
+          process.stderr.write(`twinspace: second ${signal}, exiting now\n`);
+          process.exit(130);
+        }
+        process.stderr.write(`twinspace: ${signal}, shutting down\n`);
+        resolve();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+
+    clearInterval(timer);
+    unsubscribe();
+    await control.close();
+    const report = await runtime.shutdown(SHUTDOWN_TIMEOUT_MS);
+    offEffect();
+    await listener.close();
+    await trust.close();
+    stopped = true;
+    dirty = true;
+    await writeStatus();
+    return report.timedOut.length > 0 || report.leftover.length > 0 ? 1 : 0;
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
 }
 
 function keepaliveOptions(options: ServeOptions): {
