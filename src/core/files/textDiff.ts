@@ -8,8 +8,11 @@
  *    with fast-diff (Myers with the diff-match-patch speedups);
  *  - a larger middle is diffed by line first, with a Myers diff bounded to `maxLineEdits` edits
  *    (fast-diff has no deadline and takes minutes on large rewrites), then each changed block of
- *    lines is diffed by character when it is small enough and replaced whole otherwise. Past the
- *    bound, the middle is replaced whole: still correct, only less fine-grained.
+ *    lines is diffed by character when it is small enough and replaced whole otherwise;
+ *  - past that bound (many changed lines, e.g. a reformatted file), lines that occur exactly once
+ *    on each side serve as anchors (patience diff: longest increasing run of them) and the gaps
+ *    between anchors get the bounded Myers diff each. A gap past the bound, or a middle without
+ *    anchors, is replaced whole: still correct, only less fine-grained.
  * Edges never split a surrogate pair: an edit that would cut one is widened to the whole pair, so
  * an emoji is never half deleted or half inserted (Yjs stores text as UTF-8 in its updates, where
  * a lone surrogate would turn into U+FFFD).
@@ -273,7 +276,7 @@ function lineModeEdits(
   };
   const a = Int32Array.from(oldLines, idOf);
   const b = Int32Array.from(newLines, idOf);
-  const script = boundedMyers(a, b, maxLineEdits);
+  const script = boundedMyers(a, b, maxLineEdits) ?? patienceScript(a, b, maxLineEdits);
   if (script === undefined) {
     out.push({ index: offset, deleteCount: oldMid.length, insert: newMid });
     return;
@@ -380,6 +383,73 @@ function boundedMyers(a: Int32Array, b: Int32Array, maxEdits: number): Uint8Arra
     y -= 1;
   }
   return Uint8Array.from(steps.reverse());
+}
+
+/**
+ * A line script anchored on lines unique on both sides (patience diff), each gap between anchors
+ * diffed by bounded Myers or, past the bound, deleted and inserted whole. `undefined` without
+ * anchors.
+ */
+function patienceScript(a: Int32Array, b: Int32Array, maxEdits: number): Uint8Array | undefined {
+  const countA = new Map<number, number>();
+  const countB = new Map<number, number>();
+  const posB = new Map<number, number>();
+  for (const id of a) countA.set(id, (countA.get(id) ?? 0) + 1);
+  b.forEach((id, j) => {
+    countB.set(id, (countB.get(id) ?? 0) + 1);
+    posB.set(id, j);
+  });
+  // Candidate pairs (i, j) in increasing i; keep the longest run increasing in j too.
+  const pairs: [number, number][] = [];
+  a.forEach((id, i) => {
+    const j = posB.get(id);
+    if (j !== undefined && countA.get(id) === 1 && countB.get(id) === 1) pairs.push([i, j]);
+  });
+  const anchors = longestIncreasing(pairs);
+  if (anchors.length === 0) return undefined;
+  const steps: number[] = [];
+  let i0 = 0;
+  let j0 = 0;
+  const gap = (i1: number, j1: number): void => {
+    const sub = boundedMyers(a.subarray(i0, i1), b.subarray(j0, j1), maxEdits);
+    if (sub) {
+      for (const step of sub) steps.push(step);
+    } else {
+      for (let i = i0; i < i1; i += 1) steps.push(DEL);
+      for (let j = j0; j < j1; j += 1) steps.push(INS);
+    }
+  };
+  for (const [i, j] of anchors) {
+    gap(i, j);
+    steps.push(EQ);
+    i0 = i + 1;
+    j0 = j + 1;
+  }
+  gap(a.length, b.length);
+  return Uint8Array.from(steps);
+}
+
+/** The longest subsequence of `pairs` (sorted by first) whose seconds increase (O(n log n)). */
+function longestIncreasing(pairs: readonly [number, number][]): [number, number][] {
+  const tails: number[] = []; // index into pairs of the smallest tail of each length
+  const prev = new Int32Array(pairs.length).fill(-1);
+  pairs.forEach(([, j], k) => {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((pairs[tails[mid] ?? 0]?.[1] ?? 0) < j) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[k] = tails[lo - 1] ?? -1;
+    tails[lo] = k;
+  });
+  const out: [number, number][] = [];
+  for (let k = tails[tails.length - 1] ?? -1; k >= 0; k = prev[k] ?? -1) {
+    const pair = pairs[k];
+    if (pair) out.push(pair);
+  }
+  return out.reverse();
 }
 
 /** Lines with their terminators ("a\n", "b\r\n", "c"). */

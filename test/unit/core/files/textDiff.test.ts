@@ -133,19 +133,38 @@ describe('textDiff', () => {
     const small = diffText(oldText, indented);
     checkEdits(oldText, indented, small);
     assert.equal(small.length, 300);
+    // Every third line: over the Myers bound, but unique unchanged lines anchor it.
+    const many = oldText
+      .split('\n')
+      .map((l, i) => (i % 3 === 0 ? l.replace('    ', '\t') : l))
+      .join('\n');
+    const manyEdits = diffText(oldText, many);
+    checkEdits(oldText, many, manyEdits);
+    assert.equal(manyEdits.length, 2000);
     assert.ok(small.every((e) => e.deleteCount === 4 && e.insert === '\t'));
   });
 
-  it('falls back to one replacement when the line diff exceeds its bound', () => {
+  it('past the line bound, anchors on unique lines (patience) and diffs the gaps', () => {
     const oldText = Array.from({ length: 50 }, (_, i) => `a${i}\n`).join('');
     const newText = Array.from({ length: 50 }, (_, i) => (i % 2 ? `b${i}\n` : `a${i}\n`)).join('');
+    // 50 line edits are over the bound of 20: the unchanged lines (unique) anchor the diff.
+    const edits = diffText(oldText, newText, { charDiffLimit: 10, maxLineEdits: 20 });
+    assert.equal(edits.length, 25);
+    assert.ok(edits.every((e) => e.deleteCount === 1 && e.insert === 'b'));
+    checkEdits(oldText, newText, edits);
+    // Moved blocks: unique lines still anchor what did not move.
+    const lines = Array.from({ length: 60 }, (_, i) => `line ${i}\n`);
+    const moved = [...lines.slice(30), ...lines.slice(0, 30)].join('');
+    const movedEdits = diffText(lines.join(''), moved, { charDiffLimit: 10, maxLineEdits: 8 });
+    checkEdits(lines.join(''), moved, movedEdits);
+  });
+
+  it('replaces the middle whole when there is neither a short script nor an anchor', () => {
+    const oldText = 'same\n'.repeat(40) + 'x';
+    const newText = 'other\n'.repeat(40) + 'y';
     const edits = diffText(oldText, newText, { charDiffLimit: 10, maxLineEdits: 20 });
     assert.equal(edits.length, 1);
     checkEdits(oldText, newText, edits);
-    const fine = diffText(oldText, newText, { charDiffLimit: 10, maxLineEdits: 200 });
-    assert.equal(fine.length, 25);
-    assert.ok(fine.every((e) => e.deleteCount === 1 && e.insert === 'b'));
-    checkEdits(oldText, newText, fine);
   });
 
   it('property: edits turn old into new, sorted, never splitting a surrogate pair', () => {
