@@ -10,7 +10,9 @@
  *  - One PeerSession per peer; when both sides dial at once, the connection initiated by the
  *    lower device id is kept on both sides.
  *  - Every incoming unit is validated (size and schema by the decoder, author signature against
- *    the author's key in the TrustStore, the author's grant, decodes as a Yjs update) before it is
+ *    the author's key in the TrustStore, the author's grant, decodes as a Yjs update: a full walk
+ *    of its structs and delete set by validateYjsUpdate, which fails wherever Y.decodeUpdate
+ *    would but builds no objects) before it is
  *    enqueued to the Engine with `ctx.send` (never dropped). Valid live units are forwarded
  *    unchanged to the other peers (relay), deduplicated by a bounded seen-set of
  *    (author, epoch, seq). SyncStep2 diffs are authenticated by the direct channel and forwarded
@@ -38,6 +40,7 @@ import { PairingError, PairingFlow, type PairingChannel } from './pairing/Pairin
 import { PeekableTransport } from './session/PeekableTransport';
 import { PeerSession, type PeerSessionOwner } from './session/PeerSession';
 import { SeenSet } from './session/SeenSet';
+import { validateYjsUpdate } from './session/validateYjsUpdate';
 import {
   DEFAULT_MAX_UNIT_UPDATE_BYTES,
   encodeSyncStep2,
@@ -759,7 +762,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       });
       return;
     }
-    const decoded = decodeYjsUpdate(update);
+    const decoded = validateYjsUpdate(update);
     if (decoded === undefined) {
       session.unitsRejected += 1;
       this.rejectUnit(session, 'SyncStep2 is not a valid Yjs update', { kind: 'SyncStep2' });
@@ -823,7 +826,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       });
       return;
     }
-    if (decodeYjsUpdate(unit.update) === undefined) {
+    if (validateYjsUpdate(unit.update) === undefined) {
       session.unitsRejected += 1;
       this.rejectUnit(session, 'unit is not a valid Yjs update', {
         author: unit.author,
@@ -914,16 +917,6 @@ function sameStateVector(a: Map<number, number>, b: Map<number, number>): boolea
   if (a.size !== b.size) return false;
   for (const [client, clock] of a) if (b.get(client) !== clock) return false;
   return true;
-}
-
-/** Decodes a Yjs update; undefined when it is not one. */
-function decodeYjsUpdate(update: Uint8Array): { hasContent: boolean } | undefined {
-  try {
-    const decoded = Y.decodeUpdate(update);
-    return { hasContent: decoded.structs.length > 0 || decoded.ds.clients.size > 0 };
-  } catch {
-    return undefined;
-  }
 }
 
 function abortPromise(signal: AbortSignal): Promise<void> {
