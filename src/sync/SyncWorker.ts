@@ -46,6 +46,7 @@ import {
   encodeSyncStep2,
   encodeUnit,
   unitSignatureInput,
+  verifySignedUnit,
   type SignedUnit,
   type SyncMessage,
   type SyncMessageError,
@@ -802,14 +803,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       });
       return;
     }
-    const input = unitSignatureInput(
-      this.workspaceId,
-      unit.author,
-      unit.epoch,
-      unit.seq,
-      unit.update,
-    );
-    if (!DeviceIdentity.verify(publicKey, input, unit.signature)) {
+    if (!verifySignedUnit(this.workspaceId, unit, publicKey)) {
       session.unitsRejected += 1;
       this.rejectUnit(session, `unit signature does not verify for author ${unit.author}`, {
         author: unit.author,

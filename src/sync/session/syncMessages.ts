@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TwinspaceError } from '../../core/errors';
-import { isDeviceId } from '../identity/DeviceIdentity';
+import { DeviceIdentity, isDeviceId } from '../identity/DeviceIdentity';
 
 export const SYNC_MESSAGE_VERSION = 1;
 export const SIGNATURE_BYTES = 64;
@@ -75,7 +75,9 @@ export interface DecodeLimits {
 }
 
 const ascii = new TextEncoder();
-const asciiDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF stays part of the id (otherwise two byte strings would decode to the
+// same workspace id, and decoding would not be the inverse of encoding).
+const asciiDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class Writer {
   readonly bytes: Uint8Array;
@@ -300,4 +302,22 @@ export function unitSignatureInput(
     .u32(seq)
     .raw(hash)
     .done();
+}
+
+/**
+ * True when `unit.signature` is `publicKey`'s signature over the unit's signature input for
+ * `workspaceId`. Never throws: any malformed key or signature is simply not a valid signature.
+ */
+export function verifySignedUnit(
+  workspaceId: string,
+  unit: SignedUnit,
+  publicKey: Uint8Array,
+): boolean {
+  if (unit.signature.length !== SIGNATURE_BYTES) return false;
+  try {
+    const input = unitSignatureInput(workspaceId, unit.author, unit.epoch, unit.seq, unit.update);
+    return DeviceIdentity.verify(publicKey, input, unit.signature);
+  } catch {
+    return false;
+  }
 }
