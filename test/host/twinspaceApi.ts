@@ -6,40 +6,10 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import projectManifest from '../../package.json';
-import type { SyncPanelView } from '../../src/core/protocol/syncPanelProtocol';
-import type { RegisterState } from '../../src/core/state';
+import type { TwinspaceApi } from '../../src/host/TwinspaceExtension';
 
-export interface WorkerView {
-  readonly name: string;
-  readonly status: string;
-}
-
-export interface TwinspaceTestApi {
-  readonly runtime: {
-    /** Undefined while Device Sync is off. */
-    snapshot(): RegisterState | undefined;
-    workers(): readonly WorkerView[];
-    /** Live timers, sockets and workers the runtime owns. */
-    openResources(): readonly string[];
-    isShutDown(): boolean;
-  };
-  /** Device Sync (each value undefined while it is not running). */
-  readonly sync: {
-    deviceId(): string | undefined;
-    deviceName(): string | undefined;
-    workspaceId(): string | undefined;
-    listenPort(): number | undefined;
-    error(): string | undefined;
-    peers(): readonly { peerId: string; state: string; inSync: boolean; address?: string }[];
-    trusted(): readonly { deviceId: string; name: string }[];
-    panelView(): SyncPanelView;
-  };
-  /** The status bar item's text, as rendered. */
-  statusText(): string;
-  /** The command ids the extension registers (its command table). */
-  readonly commandIds: readonly string[];
-  deactivateForTest(): Promise<void>;
-}
+/** The API `activate()` returns, as the extension declares it (one definition, no copy). */
+export type TwinspaceTestApi = TwinspaceApi;
 
 export interface ContributedCommand {
   readonly command: string;
