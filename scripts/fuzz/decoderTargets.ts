@@ -35,7 +35,9 @@ import {
   decodeSyncMessage,
   encodePing,
   encodePong,
+  encodeKeyRotated,
   encodeStateVectorReport,
+  encodeWorkspaceOffers,
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUnit,
@@ -163,6 +165,10 @@ function reencode(m: SyncMessage): Uint8Array {
       return encodePong(m.nonce);
     case 'StateVector':
       return encodeStateVectorReport(m.stateVector);
+    case 'WorkspaceOffers':
+      return encodeWorkspaceOffers(m.offers);
+    case 'KeyRotated':
+      return encodeKeyRotated(m.certificate);
   }
 }
 

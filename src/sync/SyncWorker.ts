@@ -19,6 +19,13 @@
  *    once (deduplicated by hash) so devices that are not directly linked still converge.
  *  - Local BroadcastUpdate effects (no exceptPeer) are signed by this device and sent to every
  *    peer; remote ones are not re-sent (the relay already did).
+ *  - Workspace linking: a session whose SyncStep1 names another workspace id stays up but is "not
+ *    linked" (no SyncStep2, no units either way); `linkTo` changes our id and reconnects. Peers of
+ *    protocol version ≥ 2 exchange WorkspaceOffers after SyncStep1 (`peerOffers()`).
+ *  - Key rotation: `rotateIdentity` signs a new key with the old one, sends KeyRotated to every
+ *    peer and reconnects with the new key; a received certificate whose old key is the trusted key
+ *    of its device moves that trust to the new key (TrustStore.applyRotation) and is relayed to
+ *    the other peers and to peers that connect later (offline peers learn it through a third).
  *  - PeerStateChanged on every session state change, PeerWentOffline with the reason on every
  *    disconnect; revocation closes live sessions at once.
  */
@@ -34,16 +41,21 @@ import { handshake, type HandshakeOptions } from './channel/handshake';
 import { ProtocolError } from './channel/ProtocolError';
 import type { SecureChannel } from './channel/SecureChannel';
 import type { DiscoveredPeer } from './discovery/DiscoveryWorker';
-import { DeviceIdentity } from './identity/DeviceIdentity';
+import type { PeerWorkspaceOffer, WorkspaceOffer } from '../core/workspaceLinks';
+import { DeviceIdentity, deviceIdFromPublicKey } from './identity/DeviceIdentity';
+import { verifyRotation, type RotationCertificate } from './identity/RotationCertificate';
 import { PairingCodes, type IssuedPairingCode } from './pairing/PairingCodes';
 import { PairingError, PairingFlow, type PairingChannel } from './pairing/PairingFlow';
 import { PeekableTransport } from './session/PeekableTransport';
-import { PeerSession, type PeerSessionOwner } from './session/PeerSession';
+import { PeerSession, type LinkState, type PeerSessionOwner } from './session/PeerSession';
 import { SeenSet } from './session/SeenSet';
 import { validateYjsUpdate } from './session/validateYjsUpdate';
 import {
   DEFAULT_MAX_UNIT_UPDATE_BYTES,
+  MAX_OFFERS,
+  encodeKeyRotated,
   encodeSyncStep2,
+  encodeWorkspaceOffers,
   encodeUnit,
   unitSignatureInput,
   verifySignedUnit,
@@ -77,6 +89,7 @@ export type SyncTrust = Pick<
   | 'add'
   | 'forget'
   | 'revoke'
+  | 'applyRotation'
 >;
 
 export interface SyncWorkerOptions {
@@ -106,6 +119,8 @@ export interface SyncWorkerOptions {
   /** Name of the transport in PeerStateChanged (default 'tcp'). */
   readonly transportName?: string;
   readonly pairingCodes?: PairingCodes;
+  /** The workspaces this device offers to peers (WorkspaceOffers); see `setLocalOffers`. */
+  readonly offers?: readonly WorkspaceOffer[];
 }
 
 /** A peer as the status shows it. */
@@ -122,6 +137,10 @@ export interface SyncPeerView {
   readonly unitsReceived: number;
   readonly unitsRejected: number;
   readonly inSync: boolean;
+  /** 'not linked': the peer syncs another workspace id; no content is exchanged. */
+  readonly link?: LinkState;
+  /** The workspace id of the peer's SyncStep1. */
+  readonly workspaceId?: string;
   readonly lastError?: string;
 }
 
@@ -158,6 +177,8 @@ const DEFAULTS = {
 /** Pause reading from a peer while this many of its intents wait for queue space. */
 const INFLIGHT_PAUSE = 64;
 const MAX_REJECTED_KEPT = 32;
+/** Rotation certificates kept to hand to peers that connect later (own and relayed). */
+const MAX_CERTIFICATES_KEPT = 16;
 /** HELLO_I: u32 frame length, 9-byte header, then the flags byte (bit 0 = pairing). */
 const HELLO_FLAGS_OFFSET = 4 + 9;
 
@@ -181,9 +202,13 @@ export function parseAddress(text: string): PeerAddress {
 export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   readonly name: string;
   readonly restart = 'on-failure' as const;
-  readonly workspaceId: string;
   readonly pairingCodes: PairingCodes;
-  private readonly identity: DeviceIdentity;
+  private linkedWorkspaceId: string;
+  private identity: DeviceIdentity;
+  private localOffers: readonly WorkspaceOffer[];
+  private readonly receivedOffers = new Map<PeerSession, readonly WorkspaceOffer[]>();
+  private readonly certificates: RotationCertificate[] = [];
+  private readonly offersListeners = new Set<() => void>();
   private readonly trust: SyncTrust;
   private readonly doc: SyncDocument;
   private readonly sessions = new Map<string, PeerSession>();
@@ -209,7 +234,8 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     this.identity = options.identity;
     this.trust = options.trust;
     this.doc = options.doc;
-    this.workspaceId = options.workspaceId ?? 'default';
+    this.linkedWorkspaceId = options.workspaceId ?? 'default';
+    this.localOffers = options.offers ?? [];
     this.pairingCodes = options.pairingCodes ?? new PairingCodes();
     this.seenUnits = new SeenSet(options.seenCapacity ?? DEFAULTS.seenCapacity);
     this.seenDiffs = new SeenSet(1024);
@@ -220,6 +246,16 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
 
   get deviceId(): string {
     return this.identity.deviceId;
+  }
+
+  /** The workspace id this device syncs now (sent in SyncStep1; signed into every unit). */
+  get workspaceId(): string {
+    return this.linkedWorkspaceId;
+  }
+
+  /** The current identity (changes on `rotateIdentity`). */
+  get currentIdentity(): DeviceIdentity {
+    return this.identity;
   }
 
   private get clock(): Clock {
@@ -300,12 +336,17 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
         unitsReceived: session.unitsReceived,
         unitsRejected: session.unitsRejected,
         inSync:
+          session.linkState === 'linked' &&
           session.state === 'Idle' &&
           session.pendingOut === 0 &&
           session.inflight === 0 &&
           remote !== undefined &&
           local !== undefined &&
           sameStateVector(local, this.stateVectorMap(remote)),
+        link: session.linkState,
+        ...(session.remoteWorkspaceId !== undefined
+          ? { workspaceId: session.remoteWorkspaceId }
+          : {}),
         ...(session.lastError !== undefined ? { lastError: session.lastError } : {}),
       });
     }
@@ -319,7 +360,9 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
 
   /** True when at least `minPeers` sessions exist and every one is Idle and in sync. */
   isSynced(minPeers = 0): boolean {
-    const connected = this.peers().filter((p) => p.state !== 'Disconnected');
+    const connected = this.peers().filter(
+      (p) => p.state !== 'Disconnected' && p.link !== 'not linked',
+    );
     return connected.length >= minPeers && connected.every((p) => p.inSync);
   }
 
@@ -332,6 +375,158 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       inn += s.inflight;
     }
     return { out, in: inn };
+  }
+
+  // ---------------------------------------------------------------- linking and offers
+
+  /**
+   * Links this device's folder to `workspaceId`: the next SyncStep1 carries it. Live sessions are
+   * closed ('workspace link changed') so they reconnect (the dialers redial) with the new id.
+   */
+  linkTo(workspaceId: string): void {
+    if (workspaceId.length === 0 || new TextEncoder().encode(workspaceId).length > 255) {
+      throw new RangeError('a workspace id is 1-255 bytes of UTF-8');
+    }
+    if (workspaceId === this.linkedWorkspaceId) return;
+    this.linkedWorkspaceId = workspaceId;
+    for (const session of [...this.sessions.values()]) session.close('workspace link changed');
+  }
+
+  /** Replaces what this device offers, and sends it to connected peers that understand offers. */
+  setLocalOffers(offers: readonly WorkspaceOffer[]): void {
+    this.localOffers = offers.slice(0, MAX_OFFERS);
+    const message = encodeWorkspaceOffers(this.localOffers);
+    for (const session of this.sessions.values()) if (session.speaksOffers) session.send(message);
+  }
+
+  /** Offers received from the peers connected now, in peer order. */
+  peerOffers(): PeerWorkspaceOffer[] {
+    const out: PeerWorkspaceOffer[] = [];
+    for (const [session, offers] of this.receivedOffers) {
+      if (session.isClosed) continue;
+      for (const offer of offers) out.push({ ...offer, deviceId: session.remoteDeviceId });
+    }
+    return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  }
+
+  /** Called when the offers of a connected peer change (arrive or go with its session). */
+  onOffersChanged(listener: () => void): () => void {
+    this.offersListeners.add(listener);
+    return () => this.offersListeners.delete(listener);
+  }
+
+  private emitOffersChanged(): void {
+    for (const listener of [...this.offersListeners]) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  openingMessages(): readonly Uint8Array[] {
+    return [
+      encodeWorkspaceOffers(this.localOffers),
+      ...this.certificates.map((c) => encodeKeyRotated(c)),
+    ];
+  }
+
+  // ---------------------------------------------------------------- key rotation
+
+  /**
+   * Rotates this device's key: a new identity, a certificate signed by the old key, `save` (which
+   * must store the new key durably before anything else happens), KeyRotated to every connected
+   * peer of protocol version ≥ 2, then every session is closed once that message is flushed, so
+   * the dialers reconnect with the new key. The certificate is kept and sent to peers that connect
+   * later (useful to relay, see docs/protocol.md).
+   */
+  async rotateIdentity(
+    save: (identity: DeviceIdentity) => Promise<void>,
+    flushTimeoutMs = 2_000,
+  ): Promise<{
+    readonly oldDeviceId: string;
+    readonly newDeviceId: string;
+    readonly notified: string[];
+  }> {
+    const oldDeviceId = this.identity.deviceId;
+    const { identity, certificate } = this.identity.rotate(this.clock.now());
+    await save(identity);
+    this.keepCertificate(certificate);
+    this.identity = identity;
+    const message = encodeKeyRotated(certificate);
+    const sessions = [...this.sessions.values()];
+    const notified: string[] = [];
+    for (const session of sessions) {
+      if (session.speaksOffers && session.send(message)) notified.push(session.remoteDeviceId);
+    }
+    await Promise.all(sessions.map((s) => s.drained(flushTimeoutMs)));
+    for (const session of sessions) session.close('key rotated');
+    return { oldDeviceId, newDeviceId: identity.deviceId, notified };
+  }
+
+  private keepCertificate(certificate: RotationCertificate): void {
+    this.certificates.push(certificate);
+    if (this.certificates.length > MAX_CERTIFICATES_KEPT) this.certificates.shift();
+  }
+
+  private async onKeyRotated(
+    session: PeerSession,
+    certificate: RotationCertificate,
+  ): Promise<void> {
+    const oldId = deviceIdFromPublicKey(certificate.oldPublicKey);
+    const newId = deviceIdFromPublicKey(certificate.newPublicKey);
+    // Our own certificate relayed back, or one about a device this one does not know (or already
+    // moved): nothing to do. It is not the sender's fault that it is irrelevant here.
+    if (oldId === this.deviceId || newId === this.deviceId) return;
+    const known = this.trust.get(oldId);
+    if (known === undefined || known.revokedAt !== undefined) return;
+    const trustedKey = decodePublicKey(known.publicKey);
+    if (
+      trustedKey === undefined ||
+      !Buffer.from(trustedKey).equals(certificate.oldPublicKey) ||
+      !verifyRotation(certificate)
+    ) {
+      this.rejectRotation(session, oldId, 'the certificate is not signed by the trusted old key');
+      return;
+    }
+    try {
+      await this.trust.applyRotation(oldId, certificate.newPublicKey);
+    } catch (error) {
+      this.rejectRotation(session, oldId, describeError(error));
+      return;
+    }
+    for (const target of this.targets.values()) {
+      if (target.deviceId === oldId) target.deviceId = newId;
+    }
+    this.keepCertificate(certificate);
+    this.ctx?.diagnostics.emit(
+      'sync.worker.peer_connected',
+      `${oldId} rotated its key: now trusted as ${newId}`,
+      {
+        deviceId: newId,
+        previousDeviceId: oldId,
+        reason: 'key_rotated',
+        via: session.remoteDeviceId,
+      },
+      'info',
+    );
+    const message = encodeKeyRotated(certificate);
+    for (const other of this.sessions.values()) {
+      if (other !== session && other.speaksOffers && other.remoteDeviceId !== oldId) {
+        other.send(message);
+      }
+    }
+  }
+
+  private rejectRotation(session: PeerSession, deviceId: string, why: string): void {
+    session.lastError = `key rotation refused: ${why}`;
+    this.ctx?.diagnostics.emit(
+      'sync.worker.peer_rejected',
+      `key rotation of ${deviceId} from ${session.remoteDeviceId} refused: ${why}`,
+      { deviceId, via: session.remoteDeviceId, reason: 'rotation_rejected' },
+    );
+    session.close('forged key rotation');
   }
 
   // ---------------------------------------------------------------- targets
@@ -687,6 +882,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
 
   onClosed(session: PeerSession, reason: string): void {
     session.lastError = reason;
+    if (this.receivedOffers.delete(session)) this.emitOffersChanged();
     if (this.sessions.get(session.remoteDeviceId) !== session) return;
     this.sessions.delete(session.remoteDeviceId);
     this.trust.touch(session.remoteDeviceId, this.clock.now());
@@ -717,9 +913,10 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
 
   onWorkspaceMismatch(session: PeerSession, workspaceId: string): void {
     this.ctx?.diagnostics.emit(
-      'sync.worker.peer_rejected',
-      `${session.remoteDeviceId} syncs workspace "${workspaceId}", not "${this.workspaceId}"`,
-      { deviceId: session.remoteDeviceId, reason: 'workspace_mismatch' },
+      'sync.worker.peer_connected',
+      `${session.remoteDeviceId} syncs workspace "${workspaceId}", not "${this.workspaceId}": not linked, no content is exchanged`,
+      { deviceId: session.remoteDeviceId, reason: 'not_linked', workspaceId },
+      'info',
     );
   }
 
@@ -734,6 +931,17 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   onApplicationMessage(session: PeerSession, message: SyncMessage, raw: Uint8Array): void {
     if (message.type === 'SyncStep2') this.onStep2(session, message.update);
     else if (message.type === 'Unit') this.onUnit(session, message, raw);
+    else if (message.type === 'WorkspaceOffers') {
+      this.receivedOffers.set(session, message.offers);
+      this.emitOffersChanged();
+    } else if (message.type === 'KeyRotated') {
+      // Serialised with the intents, so two certificates are applied in the order they came.
+      this.intentChain = this.intentChain
+        .then(() => this.onKeyRotated(session, message.certificate))
+        .catch((error: unknown) => {
+          this.rejectRotation(session, session.remoteDeviceId, describeError(error));
+        });
+    }
   }
 
   private rejectUnit(session: PeerSession, why: string, data: Record<string, unknown> = {}): void {
@@ -778,7 +986,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     if (this.seenDiffs.add(hash)) {
       const forwarded = encodeSyncStep2(update, true);
       for (const other of this.sessions.values()) {
-        if (other !== session && other.state !== 'Authenticated') other.send(forwarded);
+        if (other !== session && carriesContent(other)) other.send(forwarded);
       }
     }
   }
@@ -833,7 +1041,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     session.unitsReceived += 1;
     this.deliver(session, unit.update);
     for (const other of this.sessions.values()) {
-      if (other !== session && other.state !== 'Authenticated') other.send(raw);
+      if (other !== session && carriesContent(other)) other.send(raw);
     }
   }
 
@@ -884,7 +1092,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     const bytes = encodeUnit({ author: this.deviceId, epoch: this.epoch, seq, update, signature });
     this.unitsSent += 1;
     for (const session of this.sessions.values()) {
-      if (session.state !== 'Authenticated') session.send(bytes);
+      if (carriesContent(session)) session.send(bytes);
     }
   }
 
@@ -893,7 +1101,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     this.svTimer = this.clock.setTimeout(() => {
       this.svTimer = undefined;
       for (const session of this.sessions.values()) {
-        if (session.state === 'Idle') session.sendStateVector();
+        if (session.state === 'Idle' && session.linkState === 'linked') session.sendStateVector();
       }
     }, 20);
   }
@@ -905,6 +1113,11 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       return new Map();
     }
   }
+}
+
+/** Content (units, forwarded diffs) goes to sessions past the handshake that are not unlinked. */
+function carriesContent(session: PeerSession): boolean {
+  return session.state !== 'Authenticated' && session.linkState !== 'not linked';
 }
 
 function sameStateVector(a: Map<number, number>, b: Map<number, number>): boolean {

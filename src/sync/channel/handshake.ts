@@ -41,6 +41,7 @@ import {
   HANDSHAKE_MAX_FRAME_BYTES,
   MessageType,
   SIGNATURE_BYTES,
+  PROTOCOL_VERSION,
   SUPPORTED_VERSIONS,
   decodeHandshakeMessage,
   encodeAbort,
@@ -169,7 +170,7 @@ async function runInitiator(
   if (helloR.kind !== 'hello_responder') throw unexpected();
   const negotiation = negotiateVersion(versions, helloR.header.versions);
   if (!negotiation.ok) throw versionError(negotiation.reason, versions, helloR.header.versions);
-  if (negotiation.version !== 1) throw unexpected();
+  if (negotiation.version > PROTOCOL_VERSION) throw unexpected();
   if (helloR.flags !== flags) {
     throw new ProtocolError('malformed', 'the peer answered with different handshake flags');
   }
@@ -214,7 +215,7 @@ async function runResponder(
   if (helloI.kind !== 'hello_initiator') throw unexpected();
   const negotiation = negotiateVersion(versions, helloI.header.versions);
   if (!negotiation.ok) throw versionError(negotiation.reason, versions, helloI.header.versions);
-  if (negotiation.version !== 1) throw unexpected();
+  if (negotiation.version > PROTOCOL_VERSION) throw unexpected();
   const pairing = (helloI.flags & FLAG_PAIRING) !== 0;
   const code = options.pairingCode;
   if (pairing && code === undefined) {

@@ -1,5 +1,5 @@
 /**
- * Wire constants and the handshake messages of protocol version 1 (docs/protocol.md is the spec;
+ * Wire constants and the handshake messages of protocol versions 1 and 2 (docs/protocol.md is the spec;
  * keep the two in step). Every handshake message is one frame and starts with a 9-byte header:
  *
  *   magic "TWSP" (4) | max version u16 BE | min version u16 BE | message type u8
@@ -9,8 +9,11 @@
 import { ProtocolError } from './ProtocolError';
 
 export const PROTOCOL_MAGIC = new Uint8Array([0x54, 0x57, 0x53, 0x50]); // "TWSP"
-/** The newest protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The newest protocol version this build speaks. Version 2 has the same handshake and channel as
+ * version 1; it adds the sync messages WorkspaceOffers and KeyRotated (docs/protocol.md).
+ */
+export const PROTOCOL_VERSION = 2;
 /** The oldest protocol version this build still speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
 

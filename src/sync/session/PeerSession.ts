@@ -11,6 +11,10 @@
  *  - incoming messages are decoded strictly and handed to the owner (the SyncWorker), which
  *    validates and applies them.
  *
+ * Linking: a session whose peer's SyncStep1 names another workspace id is "not linked": it stays
+ * up (offers and key rotations still flow, on protocol version 2) but no SyncStep2 is sent and no
+ * SyncStep2 or Unit from the peer reaches the owner; it goes straight to Idle.
+ *
  * States: Authenticated (handshake done) → Syncing (SyncStep1 sent, waiting for the peer's
  * SyncStep2 and for our own SyncStep2 to be flushed) → Idle → Disconnected.
  */
@@ -25,15 +29,25 @@ import {
   encodeStateVectorReport,
   encodeSyncStep1,
   encodeSyncStep2,
+  OFFERS_MIN_PROTOCOL_VERSION,
   type DecodeLimits,
   type SyncMessage,
 } from './syncMessages';
+
+/** Content held while the peer's SyncStep1 has not arrived yet. */
+const MAX_HELD = 256;
+const MAX_HELD_BYTES = 64 * 1024 * 1024;
+
+/** Whether the peer syncs our workspace id: unknown until its SyncStep1 arrives. */
+export type LinkState = 'unknown' | 'linked' | 'not linked';
 
 export interface PeerSessionOwner {
   readonly workspaceId: string;
   encodeStateVector(): Uint8Array;
   encodeDiff(stateVector: Uint8Array): Uint8Array;
-  /** A decoded message that the owner validates (SyncStep2, Unit). */
+  /** Messages sent right after SyncStep1 (offers, certificates), for protocol version ≥ 2 peers. */
+  openingMessages(session: PeerSession): readonly Uint8Array[];
+  /** A decoded message that the owner validates (SyncStep2, Unit, WorkspaceOffers, KeyRotated). */
   onApplicationMessage(session: PeerSession, message: SyncMessage, raw: Uint8Array): void;
   /** The message could not be decoded: the session is about to close. */
   onMalformed(session: PeerSession, error: SyncMessageError): void;
@@ -68,6 +82,13 @@ export class PeerSession {
   private lastPingAt = 0;
   private pingNonce = 0;
   private remoteStateVector: Uint8Array | undefined;
+  private link: LinkState = 'unknown';
+  private remoteWorkspace: string | undefined;
+  /** Content messages (SyncStep2, Unit) dropped because the session is not linked. */
+  droppedNotLinked = 0;
+  private readonly held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private readonly drainWaiters = new Set<() => void>();
   lastError: string | undefined;
   /** Intents sent to the Engine for this session and not yet accepted by the queue. */
   inflight = 0;
@@ -110,6 +131,20 @@ export class PeerSession {
     return this.queuedBytes;
   }
 
+  get linkState(): LinkState {
+    return this.link;
+  }
+
+  /** The workspace id of the peer's SyncStep1. */
+  get remoteWorkspaceId(): string | undefined {
+    return this.remoteWorkspace;
+  }
+
+  /** True when the peer speaks protocol version 2 or later (offers, key rotation). */
+  get speaksOffers(): boolean {
+    return this.channel.protocolVersion >= OFFERS_MIN_PROTOCOL_VERSION;
+  }
+
   /** The peer's state vector as it last reported it (SyncStep1 or StateVector). */
   get remoteSv(): Uint8Array | undefined {
     return this.remoteStateVector;
@@ -120,13 +155,16 @@ export class PeerSession {
     this.channel.onClose((info) => {
       this.finish(info.message);
     });
-    this.channel.onMessage((bytes) => {
-      this.onMessage(bytes);
-    });
     if (this.isClosed) return;
     this.owner.onStateChanged(this, 'Authenticated');
     this.setState('Syncing');
+    // SyncStep1 is queued before the listener delivers what the peer already sent, so it is
+    // always this side's first message (an answer to the peer's SyncStep1 comes after it).
     this.send(encodeSyncStep1(this.owner.workspaceId, this.owner.encodeStateVector()));
+    if (this.speaksOffers) for (const m of this.owner.openingMessages(this)) this.send(m);
+    this.channel.onMessage((bytes) => {
+      this.onMessage(bytes);
+    });
     this.scheduleKeepalive();
   }
 
@@ -149,6 +187,28 @@ export class PeerSession {
 
   sendStateVector(): void {
     this.send(encodeStateVectorReport(this.owner.encodeStateVector()));
+  }
+
+  /** Resolves once every queued message was handed to the channel, the session closed, or after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.isClosed || (this.queue.length === 0 && !this.pumping)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.options.clock.setTimeout(() => {
+        this.drainWaiters.delete(done);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        this.options.clock.clearTimeout(timer);
+        resolve();
+      };
+      this.drainWaiters.add(done);
+    });
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = [...this.drainWaiters];
+    this.drainWaiters.clear();
+    for (const w of waiters) w();
   }
 
   close(reason: string): void {
@@ -175,6 +235,7 @@ export class PeerSession {
     } finally {
       this.pumping = false;
     }
+    if (this.queue.length === 0) this.wakeDrainWaiters();
     this.updateIdle();
   }
 
@@ -194,17 +255,28 @@ export class PeerSession {
     }
     switch (message.type) {
       case 'SyncStep1':
+        this.remoteWorkspace = message.workspaceId;
         if (message.workspaceId !== this.owner.workspaceId) {
+          // Not linked: no content either way, but the session stays up for offers.
+          this.link = 'not linked';
+          this.droppedNotLinked += this.held.length;
+          this.held.length = 0;
           this.owner.onWorkspaceMismatch(this, message.workspaceId);
-          this.close(`workspace mismatch: ${message.workspaceId}`);
+          if (this.isOpen()) this.setState('Idle');
           return;
         }
+        this.link = 'linked';
         this.remoteStateVector = message.stateVector;
         this.send(encodeSyncStep2(this.owner.encodeDiff(message.stateVector)));
         this.gotStep1Answered = true;
+        for (const held of this.held.splice(0)) this.onMessage(held);
         this.updateIdle();
         return;
       case 'SyncStep2':
+        if (this.link !== 'linked') {
+          this.holdOrDrop(message, bytes);
+          return;
+        }
         this.owner.onApplicationMessage(this, message, bytes);
         if (!message.forwarded && this.isOpen()) {
           this.gotStep2 = true;
@@ -212,6 +284,14 @@ export class PeerSession {
         }
         return;
       case 'Unit':
+        if (this.link !== 'linked') {
+          this.holdOrDrop(message, bytes);
+          return;
+        }
+        this.owner.onApplicationMessage(this, message, bytes);
+        return;
+      case 'WorkspaceOffers':
+      case 'KeyRotated':
         this.owner.onApplicationMessage(this, message, bytes);
         return;
       case 'Ping':
@@ -223,6 +303,27 @@ export class PeerSession {
         this.remoteStateVector = message.stateVector;
         return;
     }
+  }
+
+  /**
+   * Content that arrives before the peer's SyncStep1 (a peer may answer ours before sending its
+   * own) waits for it, bounded; content from a session that is not linked is dropped.
+   */
+  private holdOrDrop(message: SyncMessage, bytes: Uint8Array): void {
+    if (this.link === 'not linked') {
+      this.droppedNotLinked += 1;
+      return;
+    }
+    if (message.type === 'SyncStep2' && message.update.length > MAX_HELD_BYTES) {
+      this.close('content before SyncStep1');
+      return;
+    }
+    this.heldBytes += bytes.length;
+    if (this.held.length >= MAX_HELD || this.heldBytes > MAX_HELD_BYTES) {
+      this.close('too much content before SyncStep1');
+      return;
+    }
+    this.held.push(bytes);
   }
 
   private updateIdle(): void {
@@ -271,6 +372,7 @@ export class PeerSession {
     this.queuedBytes = 0;
     this.currentState = 'Disconnected';
     this.resolveClosed(reason);
+    this.wakeDrainWaiters();
     this.owner.onClosed(this, reason);
   }
 }

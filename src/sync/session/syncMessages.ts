@@ -10,13 +10,23 @@
  *   4 Ping         nonce: u32
  *   5 Pong         nonce: u32
  *   6 StateVector  svLen: u32 | state vector
+ *   7 WorkspaceOffers  count: u8 | count × (idLen: u8 | id | nameLen: u8 | name
+ *                      | remoteLen: u16 | gitRemote | fileCount: u32)      (protocol version ≥ 2)
+ *   8 KeyRotated   certificate: 137 bytes (RotationCertificate encoding)   (protocol version ≥ 2)
  *
  * Decoding is strict: an unknown version or type, a length past the end, trailing bytes, reserved
  * flag bits, or a field over its cap is a SyncMessageError, never a partial message.
  */
 import { createHash } from 'node:crypto';
 import { TwinspaceError } from '../../core/errors';
+import type { WorkspaceOffer } from '../../core/workspaceLinks';
 import { DeviceIdentity, isDeviceId } from '../identity/DeviceIdentity';
+import {
+  ROTATION_CERTIFICATE_BYTES,
+  decodeRotationCertificate,
+  encodeRotationCertificate,
+  type RotationCertificate,
+} from '../identity/RotationCertificate';
 
 export const SYNC_MESSAGE_VERSION = 1;
 export const SIGNATURE_BYTES = 64;
@@ -28,6 +38,15 @@ export const DEFAULT_MAX_STEP2_BYTES = 64 * 1024 * 1024 - 64;
 /** Cap of an encoded state vector. */
 export const MAX_STATE_VECTOR_BYTES = 1024 * 1024;
 export const MAX_WORKSPACE_ID_BYTES = 255;
+/** Caps of a WorkspaceOffers message. */
+export const MAX_OFFERS = 64;
+export const MAX_OFFER_NAME_BYTES = 255;
+export const MAX_GIT_REMOTE_BYTES = 2048;
+/**
+ * The lowest negotiated protocol version (handshake) whose peers understand WorkspaceOffers and
+ * KeyRotated. A version 1 peer closes the session on an unknown type, so they are never sent to it.
+ */
+export const OFFERS_MIN_PROTOCOL_VERSION = 2;
 
 export const SyncMessageType = {
   SyncStep1: 1,
@@ -36,6 +55,8 @@ export const SyncMessageType = {
   Ping: 4,
   Pong: 5,
   StateVector: 6,
+  WorkspaceOffers: 7,
+  KeyRotated: 8,
 } as const;
 
 export const STEP2_FLAG_FORWARDED = 1;
@@ -55,7 +76,9 @@ export type SyncMessage =
   | ({ readonly type: 'Unit' } & SignedUnit)
   | { readonly type: 'Ping'; readonly nonce: number }
   | { readonly type: 'Pong'; readonly nonce: number }
-  | { readonly type: 'StateVector'; readonly stateVector: Uint8Array };
+  | { readonly type: 'StateVector'; readonly stateVector: Uint8Array }
+  | { readonly type: 'WorkspaceOffers'; readonly offers: readonly WorkspaceOffer[] }
+  | { readonly type: 'KeyRotated'; readonly certificate: RotationCertificate };
 
 export type SyncMessageErrorReason = 'malformed' | 'unknown_type' | 'bad_version' | 'oversize';
 
@@ -92,6 +115,11 @@ class Writer {
     this.at += 1;
     return this;
   }
+  u16(v: number): this {
+    this.view.setUint16(this.at, v);
+    this.at += 2;
+    return this;
+  }
   u32(v: number): this {
     this.view.setUint32(this.at, v);
     this.at += 4;
@@ -123,6 +151,12 @@ class Reader {
     this.need(1, what);
     const v = this.view.getUint8(this.at);
     this.at += 1;
+    return v;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.at);
+    this.at += 2;
     return v;
   }
   u32(what: string): number {
@@ -205,6 +239,49 @@ export function encodeStateVectorReport(stateVector: Uint8Array): Uint8Array {
     .done();
 }
 
+/** WorkspaceOffers; throws RangeError when a field is over its cap (callers truncate names). */
+export function encodeWorkspaceOffers(offers: readonly WorkspaceOffer[]): Uint8Array {
+  if (offers.length > MAX_OFFERS) throw new RangeError(`at most ${MAX_OFFERS} offers`);
+  const parts = offers.map((o) => {
+    const id = ascii.encode(o.workspaceId);
+    const name = ascii.encode(o.name);
+    const remote = ascii.encode(o.gitRemote ?? '');
+    if (id.length === 0 || id.length > MAX_WORKSPACE_ID_BYTES) {
+      throw new RangeError('workspace id must be 1-255 bytes');
+    }
+    if (name.length > MAX_OFFER_NAME_BYTES) throw new RangeError('offer name too long');
+    if (remote.length > MAX_GIT_REMOTE_BYTES) throw new RangeError('git remote too long');
+    if (!Number.isInteger(o.fileCount) || o.fileCount < 0 || o.fileCount > 0xffffffff) {
+      throw new RangeError('fileCount must be a u32');
+    }
+    return { id, name, remote, fileCount: o.fileCount };
+  });
+  const size = parts.reduce(
+    (n, p) => n + 1 + p.id.length + 1 + p.name.length + 2 + p.remote.length + 4,
+    1,
+  );
+  const w = header(size, SyncMessageType.WorkspaceOffers).u8(parts.length);
+  for (const p of parts) {
+    w.u8(p.id.length).raw(p.id).u8(p.name.length).raw(p.name).u16(p.remote.length).raw(p.remote);
+    w.u32(p.fileCount);
+  }
+  return w.done();
+}
+
+export function encodeKeyRotated(certificate: RotationCertificate): Uint8Array {
+  return header(ROTATION_CERTIFICATE_BYTES, SyncMessageType.KeyRotated)
+    .raw(encodeRotationCertificate(certificate))
+    .done();
+}
+
+function utf8(bytes: Uint8Array, what: string): string {
+  try {
+    return asciiDecoder.decode(bytes);
+  } catch {
+    throw new SyncMessageError('malformed', `${what} is not UTF-8`);
+  }
+}
+
 /** Strict decoder: throws SyncMessageError on anything that is not exactly one valid message. */
 export function decodeSyncMessage(bytes: Uint8Array, limits: DecodeLimits = {}): SyncMessage {
   if (bytes.length < 2)
@@ -219,13 +296,7 @@ export function decodeSyncMessage(bytes: Uint8Array, limits: DecodeLimits = {}):
   switch (type) {
     case SyncMessageType.SyncStep1: {
       const wsLen = r.u8('workspace id length');
-      const wsBytes = r.raw(wsLen, 'workspace id');
-      let workspaceId: string;
-      try {
-        workspaceId = asciiDecoder.decode(wsBytes);
-      } catch {
-        throw new SyncMessageError('malformed', 'workspace id is not UTF-8');
-      }
+      const workspaceId = utf8(r.raw(wsLen, 'workspace id'), 'workspace id');
       const stateVector = r.sized(MAX_STATE_VECTOR_BYTES, 'state vector');
       message = { type: 'SyncStep1', workspaceId, stateVector };
       break;
@@ -269,6 +340,43 @@ export function decodeSyncMessage(bytes: Uint8Array, limits: DecodeLimits = {}):
         stateVector: r.sized(MAX_STATE_VECTOR_BYTES, 'state vector'),
       };
       break;
+    case SyncMessageType.WorkspaceOffers: {
+      const count = r.u8('offer count');
+      if (count > MAX_OFFERS) {
+        throw new SyncMessageError('oversize', `${count} offers exceed ${MAX_OFFERS}`);
+      }
+      const offers: WorkspaceOffer[] = [];
+      for (let i = 0; i < count; i++) {
+        const idLen = r.u8('workspace id length');
+        if (idLen === 0) throw new SyncMessageError('malformed', 'empty workspace id in an offer');
+        const workspaceId = utf8(r.raw(idLen, 'workspace id'), 'workspace id');
+        const name = utf8(r.raw(r.u8('name length'), 'name'), 'offer name');
+        const remoteLen = r.u16('git remote length');
+        if (remoteLen > MAX_GIT_REMOTE_BYTES) {
+          throw new SyncMessageError('oversize', `git remote of ${remoteLen} bytes`);
+        }
+        const gitRemote = utf8(r.raw(remoteLen, 'git remote'), 'git remote');
+        const fileCount = r.u32('file count');
+        offers.push({
+          workspaceId,
+          name,
+          ...(gitRemote.length > 0 ? { gitRemote } : {}),
+          fileCount,
+        });
+      }
+      message = { type: 'WorkspaceOffers', offers };
+      break;
+    }
+    case SyncMessageType.KeyRotated: {
+      const certificate = decodeRotationCertificate(
+        r.raw(ROTATION_CERTIFICATE_BYTES, 'rotation certificate'),
+      );
+      if (certificate === undefined) {
+        throw new SyncMessageError('malformed', 'rotation certificate does not parse');
+      }
+      message = { type: 'KeyRotated', certificate };
+      break;
+    }
     default:
       throw new SyncMessageError('unknown_type', `unknown sync message type ${type}`);
   }

@@ -86,7 +86,7 @@ describe('handshake', () => {
     assert.match(a.sas, /^\d{6}$/);
     assert.equal(a.sas, b.sas);
     assert.equal(a.paired, false);
-    assert.equal(a.protocolVersion, 1);
+    assert.equal(a.protocolVersion, 2);
     assert.deepEqual(seen, [
       ['responder', alice.deviceId],
       ['initiator', bob.deviceId],
@@ -364,7 +364,7 @@ describe('handshake', () => {
     it('tells a v1 responder that a v2-only initiator is too new, and the initiator that it is too old', async () => {
       const settled = await shake(
         { isTrusted: () => true, versions: { min: 2, max: 2 } },
-        { isTrusted: () => true },
+        { isTrusted: () => true, versions: { min: 1, max: 1 } },
       );
       const responderError = rejection(settled.responder) as ProtocolError;
       const initiatorError = rejection(settled.initiator) as ProtocolError;
@@ -383,10 +383,19 @@ describe('handshake', () => {
       assert.equal(reasonOf(rejection(settled.responder)), 'peer_too_old');
     });
 
-    it('agrees on version 1 when the ranges overlap', async () => {
+    it('two current builds agree on version 2 (WorkspaceOffers, KeyRotated)', async () => {
+      const settled = await shake({ isTrusted: () => true }, { isTrusted: () => true });
+      assert.equal(settled.initiator.status, 'fulfilled');
+      assert.equal(settled.responder.status, 'fulfilled');
+      assert.equal(settled.initiator.value.protocolVersion, 2);
+      assert.equal(settled.responder.value.protocolVersion, 2);
+      settled.initiator.value.close();
+    });
+
+    it('agrees on version 1 with a version 1 peer when the ranges overlap', async () => {
       const settled = await shake(
         { isTrusted: () => true, versions: { min: 1, max: 5 } },
-        { isTrusted: () => true },
+        { isTrusted: () => true, versions: { min: 1, max: 1 } },
       );
       assert.equal(settled.initiator.status, 'fulfilled');
       assert.equal(settled.responder.status, 'fulfilled');
