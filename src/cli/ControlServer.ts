@@ -10,6 +10,9 @@
  *   {"op":"visit","nodeId":"…","label":"…"}          → {"ok":true}
  *   {"op":"index-file","path":"…","size":N,"hash":"…"} → {"ok":true}
  *   {"op":"sync-status","minPeers":N}                → {"ok":true,"synced":bool,"docHash","peers"}
+ *   {"op":"workspaces"}                              → {"ok":true,"local":{…},"offers":[ranked…]}
+ *   {"op":"link","workspaceId":"…"}                  → {"ok":true,"workspaceId"}
+ *   {"op":"rotate-key"}                              → {"ok":true,"oldDeviceId","newDeviceId","notified"}
  *
  * Errors: {"ok":false,"code":"validation|unauthorized|…","reason"?,"message":"…"}.
  */

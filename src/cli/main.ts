@@ -11,6 +11,9 @@
  *   twinspace visit <nodeId> [--label L] --state-dir D
  *   twinspace index-file <path> --size N --hash H --state-dir D
  *   twinspace wait-synced --state-dir D [--timeout-ms N] [--peers N]
+ *   twinspace workspaces --state-dir D [--json]     (offers of connected peers, ranked)
+ *   twinspace link <workspaceId> --state-dir D      (persists the link; sessions reconnect)
+ *   twinspace rotate-key --state-dir D              (new key signed by the old one)
  *
  * The commands after `status` talk to the running `serve` through its control socket
  * (<state-dir>/control.sock, see ControlServer.ts).
@@ -34,6 +37,9 @@ const USAGE = `usage:
   twinspace visit <nodeId> [--label <text>] --state-dir <dir>
   twinspace index-file <path> --size <n> --hash <h> --state-dir <dir>
   twinspace wait-synced --state-dir <dir> [--timeout-ms <n>] [--peers <n>]
+  twinspace workspaces --state-dir <dir> [--json]
+  twinspace link <workspaceId> --state-dir <dir>
+  twinspace rotate-key --state-dir <dir>
   twinspace help`;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -151,6 +157,55 @@ export async function main(argv: readonly string[]): Promise<number> {
         `twinspace: not synced within ${timeoutMs} ms: ${JSON.stringify(last?.['peers'] ?? last ?? null)}\n`,
       );
       return 1;
+    }
+    case 'workspaces': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { 'state-dir': { type: 'string' }, json: { type: 'boolean', default: false } },
+      });
+      const response = await controlRequest(socketOf(values['state-dir']), { op: 'workspaces' });
+      await expectOk(response);
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+        return 0;
+      }
+      const offers = Array.isArray(response['offers']) ? (response['offers'] as unknown[]) : [];
+      if (offers.length === 0) process.stdout.write('no workspaces offered by connected peers\n');
+      for (const o of offers as Record<string, unknown>[]) {
+        const remote = typeof o['gitRemote'] === 'string' ? ` ${o['gitRemote']}` : '';
+        process.stdout.write(
+          `${o['linked'] === true ? '*' : ' '} ${String(o['workspaceId'])}  ${String(o['name'])}` +
+            `  [${String(o['match'])}] ${String(o['fileCount'])} files${remote}  from ${String(o['deviceId'])}\n`,
+        );
+      }
+      return 0;
+    }
+    case 'link': {
+      const { values, positionals } = parseArgs({
+        args: [...rest],
+        allowPositionals: true,
+        options: { 'state-dir': { type: 'string' } },
+      });
+      const workspaceId = positionals[0];
+      if (workspaceId === undefined || positionals.length > 1)
+        throw usageError('link needs one workspace id');
+      await expectOk(
+        await controlRequest(socketOf(values['state-dir']), { op: 'link', workspaceId }),
+      );
+      process.stdout.write(`linked to workspace ${workspaceId}\n`);
+      return 0;
+    }
+    case 'rotate-key': {
+      const { values } = parseArgs({
+        args: [...rest],
+        options: { 'state-dir': { type: 'string' } },
+      });
+      const response = await controlRequest(socketOf(values['state-dir']), { op: 'rotate-key' });
+      await expectOk(response);
+      process.stdout.write(
+        `rotated: ${String(response['oldDeviceId'])} -> ${String(response['newDeviceId'])}\n`,
+      );
+      return 0;
     }
     case 'status': {
       const { values, positionals } = parseArgs({

@@ -17,6 +17,8 @@ import { DeviceIdentity } from '../sync/identity/DeviceIdentity';
 import { FileKeyStore } from '../sync/identity/FileKeyStore';
 import { TcpTransport } from '../sync/transport/TcpTransport';
 import { TrustStore } from '../sync/trust/TrustStore';
+import { describeFolder } from '../sync/workspace/describeFolder';
+import { rankOffers, type WorkspaceOffer } from '../core/workspaceLinks';
 import { PairingError } from '../sync/pairing/PairingFlow';
 import {
   SyncWorker,
@@ -41,7 +43,10 @@ export interface ServeOptions {
   readonly mdnsHost?: string;
   /** Manual peers (`host:port`), dialed for as long as the process runs. */
   readonly peers?: readonly string[];
-  /** Workspace id both sides sync (default 'default'). */
+  /**
+   * Workspace id this folder is linked to (default 'default'). A link saved by `twinspace link`
+   * in the state folder (link.json) takes precedence: it is the later, explicit choice.
+   */
   readonly workspaceId?: string;
   /** Bind address of the sync listener (default 0.0.0.0). */
   readonly host?: string;
@@ -76,6 +81,8 @@ export interface PeerStatus {
   /** SHA-256 (hex) of the stable JSON of the workspace document: equal on converged replicas. */
   readonly docHash: string;
   readonly workspaceId: string;
+  /** What this device offers to its peers for the folder. */
+  readonly offer?: WorkspaceOffer;
   readonly controlSocket: string;
   readonly updatedAt: number;
   readonly stopped?: boolean;
@@ -114,9 +121,11 @@ export async function serve(options: ServeOptions): Promise<number> {
   // runtime, listener or trust store would keep a failed process alive).
   const closers: (() => Promise<unknown>)[] = [];
   try {
-    const identity = await DeviceIdentity.loadOrCreate(
-      new FileKeyStore(path.join(stateDir, 'device.key')),
-    );
+    const keyStore = new FileKeyStore(path.join(stateDir, 'device.key'));
+    const identity = await DeviceIdentity.loadOrCreate(keyStore);
+    const linkFile = path.join(stateDir, 'link.json');
+    const workspaceId = (await readLink(linkFile)) ?? options.workspaceId ?? 'default';
+    let offer = await describeFolder(folder, workspaceId);
     const runtime = await RegistryRuntime.start({
       stateDir,
       sinks: [(event) => process.stderr.write(formatDiagnostic(event))],
@@ -138,7 +147,8 @@ export async function serve(options: ServeOptions): Promise<number> {
       trust,
       doc: runtime.engine,
       deviceName,
-      ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
+      workspaceId,
+      offers: [offer],
       peers: manual,
       ...keepalive,
       ...(options.reconnectMaxMs !== undefined
@@ -213,14 +223,31 @@ export async function serve(options: ServeOptions): Promise<number> {
         remember: async (address, deviceId) => {
           await rememberPeer(knownPeersFile, address, deviceId);
         },
+        folder,
+        offer: () => offer,
+        link: async (id) => {
+          await fs.mkdir(stateDir, { recursive: true });
+          await writeFileAtomic(linkFile, `${JSON.stringify({ workspaceId: id }, null, 2)}\n`);
+          worker.linkTo(id);
+          offer = await describeFolder(folder, id);
+          worker.setLocalOffers([offer]);
+          dirty = true;
+        },
+        rotateKey: async () => {
+          const result = await worker.rotateIdentity(async (next) => {
+            await keyStore.save(next.exportSeed());
+          });
+          dirty = true;
+          return result;
+        },
       }),
     );
 
     const statusFile = path.join(stateDir, 'status.json');
     const statusOf = (): PeerStatus => ({
       pid: process.pid,
-      deviceId: identity.deviceId,
-      shortId: identity.shortId,
+      deviceId: worker.currentIdentity.deviceId,
+      shortId: worker.currentIdentity.shortId,
       deviceName,
       folder,
       port: listener.port,
@@ -232,6 +259,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       pending: worker.pendingCounts(),
       docHash: currentDocHash(),
       workspaceId: worker.workspaceId,
+      offer,
       controlSocket,
       updatedAt: Date.now(),
       ...(stopped ? { stopped: true } : {}),
@@ -345,6 +373,10 @@ interface ControlContext {
   docHash(): string;
   readonly pairingWaiters: Set<(outcome: PairingOutcome) => void>;
   remember(address: PeerAddress, deviceId: string): Promise<void>;
+  readonly folder: string;
+  offer(): WorkspaceOffer;
+  link(workspaceId: string): Promise<void>;
+  rotateKey(): Promise<{ oldDeviceId: string; newDeviceId: string; notified: string[] }>;
 }
 
 function stringField(request: ControlRequest, name: string): string {
@@ -442,6 +474,26 @@ async function handleControl(
       );
       return { ok: true };
     }
+    case 'workspaces': {
+      const local = ctx.offer();
+      return {
+        ok: true,
+        local: { ...local, folder: ctx.folder },
+        offers: rankOffers(local, ctx.worker.peerOffers()),
+      };
+    }
+    case 'link': {
+      const workspaceId = stringField(request, 'workspaceId');
+      if (Buffer.byteLength(workspaceId) > 255) {
+        throw new TwinspaceError('validation', 'a workspace id is at most 255 bytes');
+      }
+      await ctx.link(workspaceId);
+      return { ok: true, workspaceId };
+    }
+    case 'rotate-key': {
+      const result = await ctx.rotateKey();
+      return { ok: true, ...result };
+    }
     case 'sync-status': {
       const minPeers = numberField(request, 'minPeers', 1);
       return {
@@ -453,6 +505,19 @@ async function handleControl(
     }
     default:
       throw new TwinspaceError('validation', `unknown control op ${JSON.stringify(request.op)}`);
+  }
+}
+
+/** The workspace id saved by `twinspace link`, or undefined. */
+async function readLink(file: string): Promise<string | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const id = (JSON.parse(text) as { workspaceId?: unknown } | null)?.workspaceId;
+    return typeof id === 'string' && id.length > 0 ? id : undefined;
+  } catch {
+    process.stderr.write(`twinspace: ignoring unreadable ${file}\n`);
+    return undefined;
   }
 }
 
