@@ -21,11 +21,15 @@ import {
 } from '../sync/SyncWorker';
 import { TcpTransport, type TcpListener } from '../sync/transport/TcpTransport';
 import { TrustStore, type TrustedPeer } from '../sync/trust/TrustStore';
+import { describeFolder } from '../sync/workspace/describeFolder';
+import { rankOffers, type RankedOffer, type WorkspaceOffer } from '../core/workspaceLinks';
 import { SecretKeyStore } from './SecretKeyStore';
 import type { DeviceSyncSettings } from './syncSettings';
 
 /** Where peers paired by address are remembered (dialed again after a restart). */
 const KNOWN_PEERS_KEY = 'twinspace.knownPeers.v1';
+/** Workspace links chosen with "Link This Folder…": folder path → workspace id. */
+const LINKS_KEY = 'twinspace.workspaceLinks.v1';
 
 interface KnownPeer {
   readonly address: string;
@@ -44,6 +48,11 @@ export interface DeviceSyncOptions {
   readonly onError: (message: string) => void;
   /** Something the Sync Panel shows changed (discovery, pairing, trust). */
   readonly onChange: () => void;
+  /**
+   * The folder this window syncs: its offer (name, git remote, file count) goes to peers, and a
+   * link saved for it (globalState) replaces `settings.workspaceId`.
+   */
+  readonly folder?: string;
 }
 
 export class DeviceSync {
@@ -51,6 +60,7 @@ export class DeviceSync {
   private listenerClosing: Promise<void> | undefined;
   private listenerOpen = true;
   private readonly disposers: (() => void)[] = [];
+  private offer: WorkspaceOffer;
 
   private constructor(
     readonly identity: DeviceIdentity,
@@ -60,7 +70,10 @@ export class DeviceSync {
     readonly discovery: DiscoveryWorker | undefined,
     readonly settings: DeviceSyncSettings,
     private readonly globalState: vscode.Memento,
-  ) {}
+    readonly folder: string | undefined,
+  ) {
+    this.offer = { workspaceId: worker.workspaceId, name: worker.workspaceId, fileCount: 0 };
+  }
 
   static async start(o: DeviceSyncOptions): Promise<DeviceSync> {
     const { runtime, settings } = o;
@@ -75,12 +88,19 @@ export class DeviceSync {
     for (const a of [...settings.manualPeers, ...known.map((k) => parseAddress(k.address))]) {
       peers.set(formatAddress(a), a);
     }
+    const linked = o.folder !== undefined ? readLinks(o.globalState)[o.folder] : undefined;
+    const workspaceId = linked ?? settings.workspaceId;
+    const offer =
+      o.folder !== undefined
+        ? await describeFolder(o.folder, workspaceId).catch(() => undefined)
+        : undefined;
     const worker = new SyncWorker({
       identity,
       trust,
       doc: runtime.engine,
       deviceName: settings.deviceName,
-      workspaceId: settings.workspaceId,
+      workspaceId,
+      ...(offer !== undefined ? { offers: [offer] } : {}),
       peers: [...peers.values()],
       connect: (address, signal) =>
         TcpTransport.connect({ host: address.host, port: address.port, timeoutMs: 5_000, signal }),
@@ -124,13 +144,18 @@ export class DeviceSync {
       discovery,
       settings,
       o.globalState,
+      o.folder,
     );
+    if (offer !== undefined) sync.offer = offer;
     sync.disposers.push(
       runtime.onEffect(worker.handleEffect),
       trust.onChange(() => {
         o.onChange();
       }),
       worker.onPairing(() => {
+        o.onChange();
+      }),
+      worker.onOffersChanged(() => {
         o.onChange();
       }),
     );
@@ -163,6 +188,29 @@ export class DeviceSync {
   /** Every discovered device (for "Pair a device": pick the one to join). */
   discovered(): DiscoveredPeer[] {
     return (this.discovery?.peers() ?? []).filter((p) => p.deviceId !== this.identity.deviceId);
+  }
+
+  /** What this window offers for its folder. */
+  localOffer(): WorkspaceOffer {
+    return this.offer;
+  }
+
+  /** The workspaces connected peers offer, ranked for this folder (same git remote first). */
+  rankedOffers(): RankedOffer[] {
+    return rankOffers(this.offer, this.worker.peerOffers());
+  }
+
+  /** Links this folder to `workspaceId` (saved per folder); sessions reconnect with the new id. */
+  async link(workspaceId: string): Promise<void> {
+    this.worker.linkTo(workspaceId);
+    this.offer = { ...this.offer, workspaceId };
+    this.worker.setLocalOffers([this.offer]);
+    if (this.folder !== undefined) {
+      await this.globalState.update(LINKS_KEY, {
+        ...readLinks(this.globalState),
+        [this.folder]: workspaceId,
+      });
+    }
   }
 
   /** Joins the device at `address` with its code, and remembers the address. */
@@ -225,6 +273,16 @@ export class DeviceSync {
     await this.trust.close();
     this.closed = true;
   }
+}
+
+function readLinks(state: vscode.Memento): Record<string, string> {
+  const raw = state.get<unknown>(LINKS_KEY);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+  const out: Record<string, string> = {};
+  for (const [folder, id] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof id === 'string' && id.length > 0) out[folder] = id;
+  }
+  return out;
 }
 
 function readKnownPeers(state: vscode.Memento): KnownPeer[] {

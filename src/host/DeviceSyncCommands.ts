@@ -7,6 +7,7 @@
  *   pairDevice({ mode: 'join', address, code })           → { ok, sas?, deviceId?, name?, error? }
  *   forgetDevice({ deviceId })                            → { ok, error? }
  *   addPeerAddress({ address })                           → { ok, address?, error? }
+ *   linkWorkspace({ workspaceId })                        → { ok, workspaceId?, error? }
  */
 import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
@@ -337,6 +338,53 @@ export class DeviceSyncCommands {
       'Forget',
     );
     return answer === 'Forget';
+  }
+
+  // ------------------------------------------------------------------ link a workspace
+
+  /**
+   * "Link This Folder to a Device's Workspace…": a quick pick of the workspaces connected devices
+   * offer, ranked (same git remote first, then same name). With `{ workspaceId }` it links without
+   * UI. Sessions reconnect so the next SyncStep1 carries the new id.
+   */
+  async linkWorkspace(
+    arg?: unknown,
+  ): Promise<{ ok: boolean; workspaceId?: string; error?: string } | undefined> {
+    const sync = this.require();
+    let workspaceId: string | undefined;
+    if (isRecord(arg)) {
+      const id = arg['workspaceId'];
+      if (typeof id !== 'string' || id.length === 0 || Buffer.byteLength(id) > 255) {
+        return { ok: false, error: '"workspaceId" must be a string of 1-255 bytes' };
+      }
+      workspaceId = id;
+    } else {
+      const ranked = sync.rankedOffers();
+      if (ranked.length === 0) {
+        void vscode.window.showInformationMessage(
+          'Twinspace: no connected device offers a workspace yet (pair a device first).',
+        );
+        return undefined;
+      }
+      const names = new Map(sync.trusted().map((p) => [p.deviceId, p.name]));
+      const MATCH_LABEL = { 'git-remote': 'same git remote', name: 'same name', other: '' };
+      const picked = await vscode.window.showQuickPick(
+        ranked.map((o) => ({
+          label: `${o.linked ? '$(check) ' : ''}${o.name}`,
+          description: [MATCH_LABEL[o.match], `${o.fileCount} files`, o.gitRemote ?? '']
+            .filter((x) => x.length > 0)
+            .join(' · '),
+          detail: `on ${names.get(o.deviceId) ?? shortDeviceId(o.deviceId)} · workspace ${o.workspaceId}`,
+          workspaceId: o.workspaceId,
+        })),
+        { title: "Link This Folder to a Device's Workspace", matchOnDescription: true },
+      );
+      if (picked === undefined) return undefined;
+      workspaceId = picked.workspaceId;
+    }
+    await sync.link(workspaceId);
+    this.output.info(`[host.link] this folder is linked to workspace ${workspaceId}`);
+    return { ok: true, workspaceId };
   }
 
   // ------------------------------------------------------------------ add by address
