@@ -147,6 +147,9 @@ export class Engine {
   private closing: Promise<void> | undefined;
   private walFailure: unknown = undefined;
   private readonly unsubscribeQueue: () => void;
+  private readonly onUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.captured.push({ update, origin });
+  };
 
   private constructor(options: EngineOptions, doc: Y.Doc, state: RegisterState) {
     this.queue = options.queue;
@@ -162,9 +165,7 @@ export class Engine {
     doc.on('beforeTransaction', () => {
       if (!this.applying) this.foreignTransactions += 1;
     });
-    doc.on('update', (update: Uint8Array, origin: unknown) => {
-      this.captured.push({ update, origin });
-    });
+    doc.on('update', this.onUpdate);
     this.unsubscribeQueue = this.queue.onEnqueued(() => {
       this.scheduleTick();
     });
@@ -329,6 +330,8 @@ export class Engine {
         }
         if (origin === undefined) {
           state = this.applyRun(state, batch, i, end, now, nextVersion, out);
+        } else if (typeof origin === 'string') {
+          state = this.applyRemoteRun(state, batch, i, end, origin, now, nextVersion, out);
         } else {
           const from = i;
           const to = end;
@@ -496,6 +499,58 @@ export class Engine {
       if (queued !== undefined) current = this.applyOne(current, queued, now, nextVersion, out);
     }
     return current;
+  }
+
+  /**
+   * A run of updates from one peer. Yjs would re-encode the whole transaction for the `update`
+   * listener (as costly as applying it, for a large initial sync), although the bytes are already
+   * in hand: so the listener is detached for this transaction and the received updates themselves
+   * are captured, when the transaction changed anything (a pure duplicate is not logged or
+   * broadcast). Replaying the received bytes in order gives the same document.
+   */
+  private applyRemoteRun(
+    state: RegisterState,
+    batch: readonly QueuedIntent[],
+    from: number,
+    to: number,
+    peerId: string,
+    now: number,
+    nextVersion: number,
+    out: TickScratch,
+  ): RegisterState {
+    const store = this.doc.store;
+    const pendingBefore = [store.pendingStructs, store.pendingDs];
+    const rejectedBefore = out.rejected.length;
+    const outcome = { changed: false };
+    const onAfter = (tr: Y.Transaction): void => {
+      outcome.changed = tr.changed.size > 0 || tr.deleteSet.clients.size > 0;
+    };
+    let next = state;
+    this.doc.off('update', this.onUpdate);
+    this.doc.once('afterTransaction', onAfter);
+    try {
+      this.doc.transact(() => {
+        next = this.applyRun(state, batch, from, to, now, nextVersion, out);
+      }, peerId);
+    } finally {
+      this.doc.off('afterTransaction', onAfter);
+      this.doc.on('update', this.onUpdate);
+    }
+    if (
+      !outcome.changed &&
+      store.pendingStructs === pendingBefore[0] &&
+      store.pendingDs === pendingBefore[1]
+    ) {
+      return next;
+    }
+    const refused = new Set(out.rejected.slice(rejectedBefore).map((r) => r.seq));
+    for (let k = from; k < to; k++) {
+      const queued = batch[k];
+      if (queued?.intent.type === 'RemoteUpdateReceived' && !refused.has(queued.seq)) {
+        this.captured.push({ update: queued.intent.update, origin: peerId });
+      }
+    }
+    return next;
   }
 
   private refuse(out: TickScratch, queued: QueuedIntent, code: ResultCode, message: string): void {

@@ -336,6 +336,8 @@ describe('Engine', () => {
       broadcasts.map((b) => b.exceptPeer),
       [undefined, 'peer-B', undefined],
     );
+    // A remote update is logged and passed on as the bytes received (not re-encoded by Yjs).
+    assert.equal(broadcasts[1]?.update, update);
     // A third replica that receives every broadcast ends identical.
     const third = new Y.Doc();
     for (const b of broadcasts) Y.applyUpdate(third, b.update);
