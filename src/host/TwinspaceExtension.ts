@@ -177,12 +177,14 @@ export class TwinspaceExtension implements vscode.Disposable {
     try {
       const settings = this.settings();
       for (const problem of settings.problems) this.output.warn(`[host.settings] ${problem}`);
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       this.deviceSync = await DeviceSync.start({
         runtime,
         secrets: this.context.secrets,
         globalState: this.context.globalState,
         globalStorageDir: this.context.globalStorageUri.fsPath,
         settings,
+        ...(folder !== undefined ? { folder } : {}),
         onError: (message) => {
           this.output.error(`[host.sync.error] ${message}`);
         },
@@ -332,6 +334,7 @@ export class TwinspaceExtension implements vscode.Disposable {
       },
       'twinspace.pairDevice': (arg) => this.syncCommands.pairDevice(arg),
       'twinspace.forgetDevice': (arg) => this.syncCommands.forgetDevice(arg),
+      'twinspace.linkWorkspace': (arg) => this.syncCommands.linkWorkspace(arg),
       'twinspace.addPeerAddress': (arg) => this.syncCommands.addPeerAddress(arg),
     };
   }

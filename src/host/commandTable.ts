@@ -11,6 +11,11 @@ export const COMMAND_TABLE = [
   { id: 'twinspace.restartDeviceSync', title: 'Restart Device Sync', icon: '$(debug-restart)' },
   { id: 'twinspace.pairDevice', title: 'Pair a Device…', icon: '$(link)' },
   { id: 'twinspace.forgetDevice', title: 'Forget a Device…', icon: '$(trash)' },
+  {
+    id: 'twinspace.linkWorkspace',
+    title: "Link This Folder to a Device's Workspace…",
+    icon: '$(link)',
+  },
   { id: 'twinspace.addPeerAddress', title: 'Add a Device by Address…', icon: '$(add)' },
 ] as const;
 

@@ -35,6 +35,8 @@ export const DIAGNOSTIC_CHANNELS = {
   'sync.worker.unit_rejected': 'warn',
   'sync.worker.peer_offline': 'info',
   'sync.worker.backoff': 'info',
+  'sync.worker.not_linked': 'info',
+  'sync.worker.key_rotated': 'info',
   'sync.discovery.started': 'info',
   'sync.discovery.peer_found': 'info',
   'sync.discovery.peer_lost': 'info',

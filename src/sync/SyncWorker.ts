@@ -501,7 +501,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     }
     this.keepCertificate(certificate);
     this.ctx?.diagnostics.emit(
-      'sync.worker.peer_connected',
+      'sync.worker.key_rotated',
       `${oldId} rotated its key: now trusted as ${newId}`,
       {
         deviceId: newId,
@@ -913,7 +913,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
 
   onWorkspaceMismatch(session: PeerSession, workspaceId: string): void {
     this.ctx?.diagnostics.emit(
-      'sync.worker.peer_connected',
+      'sync.worker.not_linked',
       `${session.remoteDeviceId} syncs workspace "${workspaceId}", not "${this.workspaceId}": not linked, no content is exchanged`,
       { deviceId: session.remoteDeviceId, reason: 'not_linked', workspaceId },
       'info',
