@@ -1,3 +1,4 @@
+import type { PeerSessionState } from './intents';
 import type { RegisterState } from './state';
 
 export type StatusKind =
@@ -70,4 +71,100 @@ export function summarizeStatus(state: RegisterState | undefined): StatusSummary
     return { kind: 'offline', text: 'Twinspace: offline', icon: 'debug-disconnect', tooltip };
   }
   return { kind: 'discovering', text: 'Twinspace: discovering', icon: 'radio-tower', tooltip };
+}
+
+/** How the tooltip names a device: its name and short id (the host knows both; core does not). */
+export interface DeviceLabel {
+  readonly name: string;
+  readonly shortId: string;
+}
+
+const STATE_WORDS: Readonly<Record<PeerSessionState, string>> = {
+  Handshaking: 'connecting',
+  Authenticated: 'connected',
+  Syncing: 'syncing',
+  Idle: 'in sync',
+  Disconnected: 'offline',
+};
+
+const STATE_ICONS: Readonly<Record<PeerSessionState, string>> = {
+  Handshaking: 'loading~spin',
+  Authenticated: 'plug',
+  Syncing: 'sync~spin',
+  Idle: 'check',
+  Disconnected: 'debug-disconnect',
+};
+
+/**
+ * Escapes text for Markdown (and theme icons): device names come from other machines, so a name
+ * such as `[x](command:…)` or `$(zap)` must show as typed, not as a link or icon. Line breaks
+ * become spaces so one device stays on one line.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').replace(/[\\`*_{}[\]()#+\-.!|<>$~&]/g, '\\$&');
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 d ago"; `at` in the future counts as now. */
+export function formatAgo(at: number, now: number): string {
+  const s = Math.max(0, Math.floor((now - at) / 1000));
+  if (s < 60) return 'just now';
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+/**
+ * The status bar's tooltip as Markdown (theme icons allowed, no command links): the headline,
+ * then one line per device (name and short id, state, transport, last sync), then one line per
+ * failed worker, then `notes` (why Device Sync is off or failed). Devices are those with a
+ * session in `state` plus the labelled (trusted) ones without one, which show as offline.
+ * Pure: `now` comes in as data; names and notes are escaped.
+ */
+export function statusTooltipMarkdown(
+  state: RegisterState | undefined,
+  labels: Readonly<Record<string, DeviceLabel>>,
+  now: number,
+  notes: readonly string[] = [],
+): string {
+  const summary = summarizeStatus(state);
+  const lines = [`**${escapeMarkdown(summary.text)}**`, ''];
+  if (state !== undefined) {
+    const ids = [...new Set([...Object.keys(state.sync.peers), ...Object.keys(labels)])];
+    const rows = ids.map((id) => {
+      const info = state.sync.peers[id];
+      const label = labels[id];
+      const name =
+        label !== undefined
+          ? `**${escapeMarkdown(label.name)}** (${escapeMarkdown(label.shortId)})`
+          : `**${escapeMarkdown(id)}**`;
+      const peerState = info?.state ?? 'Disconnected';
+      const parts = [STATE_WORDS[peerState]];
+      if (info?.transport !== undefined) parts.push(`via ${escapeMarkdown(info.transport)}`);
+      parts.push(
+        info?.lastSyncAt !== undefined
+          ? `last sync ${formatAgo(info.lastSyncAt, now)}`
+          : 'never synced',
+      );
+      return {
+        sortKey: label?.name ?? id,
+        line: `$(${STATE_ICONS[peerState]}) ${name}: ${parts.join(' · ')}`,
+      };
+    });
+    rows.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    if (rows.length === 0) lines.push('No devices yet: pair one with "Twinspace: Pair a Device…".');
+    for (const r of rows) lines.push(`- ${r.line}`);
+    const failed = Object.values(state.workers).filter((w) => w.status === 'failed');
+    if (failed.length > 0) lines.push('');
+    for (const w of failed) {
+      const why = w.lastError !== undefined ? `: ${escapeMarkdown(w.lastError)}` : '';
+      lines.push(
+        `- $(error) worker **${escapeMarkdown(w.name)}** failed (failures: ${w.failures})${why}`,
+      );
+    }
+  }
+  if (notes.length > 0) lines.push('');
+  for (const n of notes) lines.push(`- ${escapeMarkdown(n)}`);
+  return lines.join('\n').trimEnd();
 }

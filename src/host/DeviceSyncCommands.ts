@@ -82,17 +82,20 @@ export class DeviceSyncCommands {
     const choice = await vscode.window.showQuickPick(
       [
         {
-          label: '$(key) Show a pairing code on this device',
-          detail: 'Then enter it on the other device.',
+          label: vscode.l10n.t('$(key) Show a pairing code on this device'),
+          detail: vscode.l10n.t('Then enter it on the other device.'),
           mode: 'show' as const,
         },
         {
-          label: '$(plug) Enter a code from another device',
-          detail: 'The other device shows the code ("Pair a Device…" there).',
+          label: vscode.l10n.t('$(plug) Enter a code from another device'),
+          detail: vscode.l10n.t('The other device shows the code ("Pair a Device…" there).'),
           mode: 'join' as const,
         },
       ],
-      { title: `Pair a Device with ${sync.settings.deviceName}`, placeHolder: 'How to pair' },
+      {
+        title: vscode.l10n.t('Pair a Device with {0}', sync.settings.deviceName),
+        placeHolder: vscode.l10n.t('How to pair'),
+      },
     );
     if (choice === undefined) return undefined;
     if (choice.mode === 'show') return this.showCode(true);
@@ -109,12 +112,18 @@ export class DeviceSyncCommands {
       void vscode.window.withProgress(
         {
           location: vscode.ProgressLocation.Notification,
-          title: `Pairing code ${issued.code}`,
+          title: vscode.l10n.t('Pairing code {0}', issued.code),
           cancellable: true,
         },
         (progress, token) => {
           progress.report({
-            message: `enter it on your other device ("Enter a code from another device"). It works once and expires at ${time(issued.expiresAt)}. This device: ${sync.settings.deviceName} (${sync.identity.shortId}) at port ${sync.listener.port}.`,
+            message: vscode.l10n.t(
+              'enter it on your other device ("Enter a code from another device"). It works once and expires at {0}. This device: {1} ({2}) at port {3}.',
+              time(issued.expiresAt),
+              sync.settings.deviceName,
+              sync.identity.shortId,
+              sync.listener.port,
+            ),
           });
           token.onCancellationRequested(() => {
             sync.worker.pairingCodes.cancel();
@@ -159,20 +168,33 @@ export class DeviceSyncCommands {
     if (o.ok) {
       this.output.info(`[host.pairing] paired with ${o.name} (${o.deviceId}); SAS ${o.sas}`);
       void vscode.window.showInformationMessage(
-        `Twinspace: paired with ${o.name}. Check that both devices show ${o.sas}.`,
+        vscode.l10n.t(
+          'Twinspace: paired with {0}. Check that both devices show {1}.',
+          o.name,
+          o.sas,
+        ),
         {
-          detail: `Device id ${o.deviceId}. If the other device shows a different code, forget it at once ("Twinspace: Forget a Device…").`,
+          detail: vscode.l10n.t(
+            'Device id {0}. If the other device shows a different code, forget it at once ("Twinspace: Forget a Device…").',
+            o.deviceId,
+          ),
         },
       );
     } else {
       this.output.warn(`[host.pairing] pairing failed (${o.reason}): ${o.message}`);
-      void vscode.window.showWarningMessage(`Twinspace: pairing failed: ${o.message}`);
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t('Twinspace: pairing failed: {0}', o.message),
+      );
     }
   }
 
   private async joinInteractive(): Promise<PairJoinResult | undefined> {
     const sync = this.require();
-    const typeAddress = { label: '$(edit) Type an address…', detail: 'host:port', address: '' };
+    const typeAddress = {
+      label: vscode.l10n.t('$(edit) Type an address…'),
+      detail: 'host:port',
+      address: '',
+    };
     const found = sync.discovered().map((p) => ({
       label: `$(device-desktop) ${p.name}`,
       description: shortDeviceId(p.deviceId),
@@ -180,23 +202,23 @@ export class DeviceSyncCommands {
       address: formatAddress({ host: p.addresses[0] ?? p.host, port: p.port }),
     }));
     const picked = await vscode.window.showQuickPick([...found, typeAddress], {
-      title: 'Pair a Device: which device shows the code?',
+      title: vscode.l10n.t('Pair a Device: which device shows the code?'),
       placeHolder:
         found.length > 0
-          ? 'Devices found on this network'
-          : 'No device found nearby: type its address',
+          ? vscode.l10n.t('Devices found on this network')
+          : vscode.l10n.t('No device found nearby: type its address'),
     });
     if (picked === undefined) return undefined;
     const address = picked.address !== '' ? picked.address : await this.askAddress();
     if (address === undefined) return undefined;
     const code = await vscode.window.showInputBox({
-      title: `Pair with ${address}`,
-      prompt: 'The 12-character pairing code the other device shows',
+      title: vscode.l10n.t('Pair with {0}', address),
+      prompt: vscode.l10n.t('The 12-character pairing code the other device shows'),
       placeHolder: 'ABCD-EFGH-JKMN',
       ignoreFocusOut: true,
       validateInput: (text) =>
         normalizePairingCode(text) === undefined
-          ? 'A pairing code has 12 characters (letters and digits; dashes optional)'
+          ? vscode.l10n.t('A pairing code has 12 characters (letters and digits; dashes optional)')
           : undefined,
     });
     if (code === undefined) return undefined;
@@ -207,17 +229,21 @@ export class DeviceSyncCommands {
     const sync = this.require();
     const peer = sync.discovered().find((p) => p.deviceId === deviceId);
     if (peer === undefined) {
-      void vscode.window.showWarningMessage('Twinspace: that device is no longer on the network.');
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t('Twinspace: that device is no longer on the network.'),
+      );
       return undefined;
     }
     const address = formatAddress({ host: peer.addresses[0] ?? peer.host, port: peer.port });
     const code = await vscode.window.showInputBox({
-      title: `Pair with ${peer.name}`,
-      prompt: `The pairing code ${peer.name} shows`,
+      title: vscode.l10n.t('Pair with {0}', peer.name),
+      prompt: vscode.l10n.t('The pairing code {0} shows', peer.name),
       placeHolder: 'ABCD-EFGH-JKMN',
       ignoreFocusOut: true,
       validateInput: (text) =>
-        normalizePairingCode(text) === undefined ? 'A pairing code has 12 characters' : undefined,
+        normalizePairingCode(text) === undefined
+          ? vscode.l10n.t('A pairing code has 12 characters')
+          : undefined,
     });
     if (code === undefined) return undefined;
     return this.join(address, code, true);
@@ -252,7 +278,7 @@ export class DeviceSyncCommands {
       ? await vscode.window.withProgress(
           {
             location: vscode.ProgressLocation.Notification,
-            title: `Pairing with ${formatAddress(address)}…`,
+            title: vscode.l10n.t('Pairing with {0}…', formatAddress(address)),
           },
           run,
         )
@@ -269,11 +295,17 @@ export class DeviceSyncCommands {
     if (interactive) {
       if (result.ok) {
         void vscode.window.showInformationMessage(
-          `Twinspace: paired with ${result.name ?? 'the device'}. Check that both devices show ${result.sas ?? ''}.`,
-          { detail: `Device id ${result.deviceId ?? ''}.` },
+          vscode.l10n.t(
+            'Twinspace: paired with {0}. Check that both devices show {1}.',
+            result.name ?? 'the device',
+            result.sas ?? '',
+          ),
+          { detail: vscode.l10n.t('Device id {0}.', result.deviceId ?? '') },
         );
       } else {
-        void vscode.window.showErrorMessage(`Twinspace: pairing failed: ${result.error ?? ''}`);
+        void vscode.window.showErrorMessage(
+          vscode.l10n.t('Twinspace: pairing failed: {0}', result.error ?? ''),
+        );
       }
     }
     return result;
@@ -281,8 +313,8 @@ export class DeviceSyncCommands {
 
   private async askAddress(): Promise<string | undefined> {
     const text = await vscode.window.showInputBox({
-      title: 'Address of the other device',
-      prompt: 'host:port (the other device shows its port in the Sync Panel)',
+      title: vscode.l10n.t('Address of the other device'),
+      prompt: vscode.l10n.t('host:port (the other device shows its port in the Sync Panel)'),
       placeHolder: '192.168.1.20:47100',
       ignoreFocusOut: true,
       validateInput: (t) => checkPeerAddress(t.trim()),
@@ -306,7 +338,9 @@ export class DeviceSyncCommands {
     } else {
       const trusted = sync.trusted();
       if (trusted.length === 0) {
-        void vscode.window.showInformationMessage('Twinspace: no trusted devices to forget.');
+        void vscode.window.showInformationMessage(
+          vscode.l10n.t('Twinspace: no trusted devices to forget.'),
+        );
         return undefined;
       }
       const live = new Map(sync.peers().map((p) => [p.peerId, p.state]));
@@ -314,10 +348,17 @@ export class DeviceSyncCommands {
         trusted.map((p) => ({
           label: p.name !== '' ? p.name : shortDeviceId(p.deviceId),
           description: shortDeviceId(p.deviceId),
-          detail: `${live.get(p.deviceId) ?? 'Disconnected'} · paired ${new Date(p.addedAt).toLocaleString()}`,
+          detail: vscode.l10n.t(
+            '{0} · paired {1}',
+            live.get(p.deviceId) ?? 'Disconnected',
+            new Date(p.addedAt).toLocaleString(),
+          ),
           deviceId: p.deviceId,
         })),
-        { title: 'Forget a Device', placeHolder: 'The device to stop syncing with' },
+        {
+          title: vscode.l10n.t('Forget a Device'),
+          placeHolder: vscode.l10n.t('The device to stop syncing with'),
+        },
       );
       if (picked === undefined) return undefined;
       if (!(await this.confirmForget(picked.label, picked.deviceId))) return undefined;
@@ -329,15 +370,19 @@ export class DeviceSyncCommands {
   }
 
   private async confirmForget(name: string, deviceId: string): Promise<boolean> {
+    const forget = vscode.l10n.t('Forget');
     const answer = await vscode.window.showWarningMessage(
-      `Forget ${name}?`,
+      vscode.l10n.t('Forget {0}?', name),
       {
         modal: true,
-        detail: `${shortDeviceId(deviceId)} stops syncing with this device at once. To sync again, pair again.`,
+        detail: vscode.l10n.t(
+          '{0} stops syncing with this device at once. To sync again, pair again.',
+          shortDeviceId(deviceId),
+        ),
       },
-      'Forget',
+      forget,
     );
-    return answer === 'Forget';
+    return answer === forget;
   }
 
   // ------------------------------------------------------------------ link a workspace
@@ -362,22 +407,39 @@ export class DeviceSyncCommands {
       const ranked = sync.rankedOffers();
       if (ranked.length === 0) {
         void vscode.window.showInformationMessage(
-          'Twinspace: no connected device offers a workspace yet (pair a device first).',
+          vscode.l10n.t(
+            'Twinspace: no connected device offers a workspace yet (pair a device first).',
+          ),
         );
         return undefined;
       }
       const names = new Map(sync.trusted().map((p) => [p.deviceId, p.name]));
-      const MATCH_LABEL = { 'git-remote': 'same git remote', name: 'same name', other: '' };
+      const MATCH_LABEL = {
+        'git-remote': vscode.l10n.t('same git remote'),
+        name: vscode.l10n.t('same name'),
+        other: '',
+      };
       const picked = await vscode.window.showQuickPick(
         ranked.map((o) => ({
           label: `${o.linked ? '$(check) ' : ''}${o.name}`,
-          description: [MATCH_LABEL[o.match], `${o.fileCount} files`, o.gitRemote ?? '']
+          description: [
+            MATCH_LABEL[o.match],
+            vscode.l10n.t('{0} files', o.fileCount),
+            o.gitRemote ?? '',
+          ]
             .filter((x) => x.length > 0)
             .join(' · '),
-          detail: `on ${names.get(o.deviceId) ?? shortDeviceId(o.deviceId)} · workspace ${o.workspaceId}`,
+          detail: vscode.l10n.t(
+            'on {0} · workspace {1}',
+            names.get(o.deviceId) ?? shortDeviceId(o.deviceId),
+            o.workspaceId,
+          ),
           workspaceId: o.workspaceId,
         })),
-        { title: "Link This Folder to a Device's Workspace", matchOnDescription: true },
+        {
+          title: vscode.l10n.t("Link This Folder to a Device's Workspace"),
+          matchOnDescription: true,
+        },
       );
       if (picked === undefined) return undefined;
       workspaceId = picked.workspaceId;
@@ -402,7 +464,8 @@ export class DeviceSyncCommands {
     if (text === undefined) return undefined;
     const problem = checkPeerAddress(text.trim());
     if (problem !== undefined) {
-      if (arg === undefined) void vscode.window.showErrorMessage(`Twinspace: ${problem}`);
+      if (arg === undefined)
+        void vscode.window.showErrorMessage(vscode.l10n.t('Twinspace: {0}', problem));
       return { ok: false, error: problem };
     }
     const address = parseAddress(text.trim());
@@ -419,7 +482,10 @@ export class DeviceSyncCommands {
     this.output.info(`[host.pairing] dialing ${normalized} (saved in twinspace.manualPeers)`);
     if (arg === undefined) {
       void vscode.window.showInformationMessage(
-        `Twinspace: ${normalized} added. Pair with it if you have not yet ("Pair a Device…").`,
+        vscode.l10n.t(
+          'Twinspace: {0} added. Pair with it if you have not yet ("Pair a Device…").',
+          normalized,
+        ),
       );
     }
     return { ok: true, address: normalized };

@@ -1,18 +1,22 @@
 import * as vscode from 'vscode';
 import type { RegisterState } from '../core/state';
-import { summarizeStatus } from '../core/statusSummary';
+import { statusTooltipMarkdown, summarizeStatus, type DeviceLabel } from '../core/statusSummary';
 
 /** The status-bar item: state at a glance, details in the tooltip, click opens the Sync Panel. */
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
 
-  constructor(clickCommand: string) {
+  /** `labels`: name and short id of each trusted device, for the tooltip's device lines. */
+  constructor(
+    clickCommand: string,
+    private readonly labels: () => Readonly<Record<string, DeviceLabel>> = () => ({}),
+  ) {
     this.item = vscode.window.createStatusBarItem(
       'twinspace.status',
       vscode.StatusBarAlignment.Left,
       100,
     );
-    this.item.name = 'Twinspace Device Sync';
+    this.item.name = vscode.l10n.t('Twinspace Device Sync');
     this.item.command = clickCommand;
     this.render(undefined);
     this.item.show();
@@ -25,13 +29,19 @@ export class StatusBar implements vscode.Disposable {
   render(state: RegisterState | undefined, offReason?: string, problem?: string): void {
     const summary = summarizeStatus(state);
     const failed = problem !== undefined;
-    const text = failed ? 'Twinspace: Device Sync failed' : summary.text;
+    const text = failed ? vscode.l10n.t('Twinspace: Device Sync failed') : summary.text;
     this.item.text = failed ? `$(error) ${text}` : `$(${summary.icon}) ${summary.text}`;
     this.item.accessibilityInformation = { label: text, role: 'button' };
-    const notes = [offReason, failed ? `Device Sync failed: ${problem}` : undefined].filter(
-      (x): x is string => x !== undefined,
+    const notes = [
+      offReason,
+      failed ? vscode.l10n.t('Device Sync failed: {0}', problem) : undefined,
+    ].filter((x): x is string => x !== undefined);
+    const tooltip = new vscode.MarkdownString(
+      statusTooltipMarkdown(state, this.labels(), Date.now(), notes),
+      true,
     );
-    this.item.tooltip = [summary.tooltip, ...notes].join('\n');
+    tooltip.isTrusted = false;
+    this.item.tooltip = tooltip;
     this.item.backgroundColor =
       summary.kind === 'error' || failed
         ? new vscode.ThemeColor('statusBarItem.errorBackground')
@@ -40,13 +50,20 @@ export class StatusBar implements vscode.Disposable {
 
   /** Shown between activation and the runtime's first snapshot. */
   renderStarting(): void {
-    this.item.text = '$(loading~spin) Twinspace: starting';
-    this.item.accessibilityInformation = { label: 'Twinspace: starting', role: 'button' };
-    this.item.tooltip = 'Device Sync is starting.';
+    const label = vscode.l10n.t('Twinspace: starting');
+    this.item.text = `$(loading~spin) ${label}`;
+    this.item.accessibilityInformation = { label, role: 'button' };
+    this.item.tooltip = vscode.l10n.t('Device Sync is starting.');
   }
 
   get text(): string {
     return this.item.text;
+  }
+
+  /** The tooltip's Markdown source (for tests). */
+  get tooltipMarkdown(): string {
+    const t = this.item.tooltip;
+    return typeof t === 'string' ? t : (t?.value ?? '');
   }
 
   dispose(): void {

@@ -30,7 +30,7 @@ export class SyncPanel implements vscode.Disposable {
     }
     const panel = vscode.window.createWebviewPanel(
       'twinspace.syncPanel',
-      'Twinspace: Sync Panel',
+      vscode.l10n.t('Twinspace: Sync Panel'),
       vscode.ViewColumn.Active,
       {
         enableScripts: true,

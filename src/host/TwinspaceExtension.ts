@@ -41,6 +41,8 @@ export interface TwinspaceApi {
     panelView(): SyncPanelView;
   };
   readonly statusText: () => string;
+  /** The status bar tooltip's Markdown source. */
+  readonly statusTooltip: () => string;
   readonly commandIds: readonly string[];
   deactivateForTest(): Promise<void>;
 }
@@ -63,7 +65,14 @@ export class TwinspaceExtension implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     private readonly output: vscode.LogOutputChannel,
   ) {
-    this.statusBar = new StatusBar('twinspace.openSyncPanel');
+    this.statusBar = new StatusBar('twinspace.openSyncPanel', () =>
+      Object.fromEntries(
+        (this.deviceSync?.trusted() ?? []).map((t) => [
+          t.deviceId,
+          { name: t.name, shortId: shortDeviceId(t.deviceId) },
+        ]),
+      ),
+    );
     this.disposables.push(this.statusBar);
     this.syncCommands = new DeviceSyncCommands(() => this.deviceSync, output);
   }
@@ -88,7 +97,10 @@ export class TwinspaceExtension implements vscode.Disposable {
       ext.statusBar.renderStarting();
       await ext.startRuntime();
     } else {
-      ext.statusBar.render(undefined, 'Device Sync stays off until you trust this workspace.');
+      ext.statusBar.render(
+        undefined,
+        vscode.l10n.t('Device Sync stays off until you trust this workspace.'),
+      );
       ext.disposables.push(
         vscode.workspace.onDidGrantWorkspaceTrust(() => {
           void ext.startRuntime();
@@ -127,6 +139,7 @@ export class TwinspaceExtension implements vscode.Disposable {
         panelView: () => this.syncPanelView(),
       },
       statusText: () => this.statusBar.text,
+      statusTooltip: () => this.statusBar.tooltipMarkdown,
       commandIds: COMMAND_TABLE.map((c) => c.id),
       deactivateForTest: () => this.stop(SHUTDOWN_TIMEOUT_MS),
     };
@@ -189,6 +202,8 @@ export class TwinspaceExtension implements vscode.Disposable {
           this.output.error(`[host.sync.error] ${message}`);
         },
         onChange: () => {
+          // Pairing or a session change: device lines in the tooltip may have changed.
+          this.statusBar.render(this.runtime?.snapshot(), undefined, this.syncError);
           this.notifyView();
         },
       });
@@ -199,9 +214,15 @@ export class TwinspaceExtension implements vscode.Disposable {
       this.syncError = describeError(error);
       const message = `Device Sync could not start: ${this.syncError}`;
       runtime.diagnostics.emit('host.activation.failed', message);
-      void vscode.window.showErrorMessage(`Twinspace: ${message}`, 'Show Log').then((choice) => {
-        if (choice === 'Show Log') this.output.show();
-      });
+      const showLog = vscode.l10n.t('Show Log');
+      void vscode.window
+        .showErrorMessage(
+          vscode.l10n.t('Twinspace: Device Sync could not start: {0}', this.syncError),
+          showLog,
+        )
+        .then((choice) => {
+          if (choice === showLog) this.output.show();
+        });
     }
   }
 

@@ -18,7 +18,9 @@ export function registerCommands(
         return await handlers[id](...args);
       } catch (error) {
         onFailure(id, error);
-        void vscode.window.showErrorMessage(`Twinspace: ${title} failed: ${describeError(error)}`);
+        void vscode.window.showErrorMessage(
+          vscode.l10n.t('Twinspace: {0} failed: {1}', vscode.l10n.t(title), describeError(error)),
+        );
         return undefined;
       }
     }),

@@ -17,11 +17,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<Twinsp
     context.subscriptions.push(current);
     return current.api;
   } catch (error) {
-    const message = `Twinspace failed to activate: ${describeError(error)}`;
-    output.error(`[host.activation.failed] ${message}`);
-    void vscode.window.showErrorMessage(message, 'Show Log').then((choice) => {
-      if (choice === 'Show Log') output.show();
-    });
+    output.error(`[host.activation.failed] Twinspace failed to activate: ${describeError(error)}`);
+    const showLog = vscode.l10n.t('Show Log');
+    void vscode.window
+      .showErrorMessage(
+        vscode.l10n.t('Twinspace failed to activate: {0}', describeError(error)),
+        showLog,
+      )
+      .then((choice) => {
+        if (choice === showLog) output.show();
+      });
     throw error;
   }
 }

@@ -10,16 +10,34 @@ interface ContributedCommand {
 }
 
 describe('host command table', () => {
-  const pkg = JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
+  const root = path.join(__dirname, '../../..');
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
     contributes: { commands: ContributedCommand[] };
+  };
+  const nls = JSON.parse(readFileSync(path.join(root, 'package.nls.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  /** A `%key%` placeholder resolved through package.nls.json, as VS Code does. */
+  const resolve = (text: string): string => {
+    const key = /^%(.+)%$/.exec(text)?.[1];
+    if (key === undefined) return text;
+    const value = nls[key];
+    assert.ok(value !== undefined, `package.nls.json has no ${key}`);
+    return value;
   };
 
   it('package.json contributes exactly the commands of the table, with the same titles', () => {
     const declared = pkg.contributes.commands
-      .map((c) => `${c.command}|${c.title}|${c.category ?? ''}`)
+      .map((c) => `${c.command}|${resolve(c.title)}|${resolve(c.category ?? '')}`)
       .sort();
     const registered = COMMAND_TABLE.map((c) => `${c.id}|${c.title}|${COMMAND_CATEGORY}`).sort();
     assert.deepEqual(declared, registered);
+  });
+
+  it('every command title is a %key% placeholder (localisable)', () => {
+    for (const c of pkg.contributes.commands)
+      assert.match(c.title, /^%command\.[A-Za-z]+\.title%$/);
   });
 
   it('has unique ids, all under the twinspace. prefix', () => {
