@@ -69,6 +69,9 @@ describe('package.json contributions (localisation, settings, walkthrough)', () 
     assert.equal(scope('twinspace.listenPort'), 'machine-overridable');
     assert.equal(scope('twinspace.listenHost'), 'machine-overridable');
     assert.equal(scope('twinspace.deviceName'), 'machine');
+    // Not machine-scoped: in a remote window (and code-server) VS Code ignores machine-scoped
+    // values from the user settings, and turning mDNS off there must always work.
+    assert.equal(scope('twinspace.discovery.mdns'), 'window');
   });
 
   it('declares the planned settings with their defaults, each marked "Not used yet"', () => {
