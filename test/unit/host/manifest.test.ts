@@ -115,4 +115,13 @@ describe('package.json contributions (localisation, settings, walkthrough)', () 
       assert.ok(existsSync(path.join(root, md)), `${md} missing`);
     });
   });
+
+  it('the VSIX carries package.nls.json, so %key% placeholders resolve when installed', () => {
+    const lines = readFileSync(path.join(root, '.vscodeignore'), 'utf8').split('\n');
+    assert.ok(
+      lines.includes('!package.nls.json'),
+      '.vscodeignore must re-include package.nls.json',
+    );
+    assert.ok(lines.includes('!media/**'), '.vscodeignore must re-include the walkthrough media');
+  });
 });
