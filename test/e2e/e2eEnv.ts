@@ -45,10 +45,22 @@ export function e2eEnv(): E2eEnv {
   const manifest = JSON.parse(
     fs.readFileSync(path.join(project, 'package.json'), 'utf8'),
   ) as Manifest;
+  // Titles are `%key%` placeholders resolved through package.nls.json, as VS Code shows them.
+  const nls = JSON.parse(fs.readFileSync(path.join(project, 'package.nls.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  const localize = (text: string): string => {
+    const key = /^%(.+)%$/.exec(text)?.[1];
+    if (key === undefined) return text;
+    const value = nls[key];
+    if (value === undefined) throw new Error(`package.nls.json has no "${key}"`);
+    return value;
+  };
   const commands = (manifest.contributes?.commands ?? []).map((c) => ({
     command: c.command,
-    title: c.title,
-    category: c.category ?? '',
+    title: localize(c.title),
+    category: localize(c.category ?? ''),
   }));
   return {
     baseUrl,
