@@ -11,6 +11,7 @@ import {
 } from '../../../src/runtime/MemoryMonitor';
 import { WatchChannel } from '../../../src/runtime/Watch';
 import type { WorkerContext } from '../../../src/runtime/Worker';
+import { fakeClock } from '../support/fakeClock';
 
 type Sampled = Extract<Intent, { type: 'MemorySampled' }>;
 
@@ -39,14 +40,7 @@ interface Harness {
 }
 
 function start(initial: LifecyclePolicy = policy, sampler?: () => MemorySample): Harness {
-  const fake = FakeTimers.createClock(0);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
+  const { fake, clock } = fakeClock(0);
   const diagnostics = new Diagnostics({ clock });
   const sent: Harness['sent'] = [];
   const accept = { value: true };

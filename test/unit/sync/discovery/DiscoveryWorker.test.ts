@@ -5,7 +5,6 @@
 import { strict as assert } from 'node:assert';
 import { EventEmitter } from 'node:events';
 import FakeTimers from '@sinonjs/fake-timers';
-import type { Clock } from '../../../../src/runtime/Clock';
 import { Diagnostics } from '../../../../src/runtime/Diagnostics';
 import type { WorkerContext } from '../../../../src/runtime/Worker';
 import {
@@ -20,6 +19,7 @@ import type {
   MdnsLike,
   MdnsPublishConfig,
 } from '../../../../src/sync/discovery/DiscoveryWorker';
+import { fakeClock } from '../../support/fakeClock';
 
 const SELF = 'SELFSELFSELFSELFSELFSELFSELFSELF';
 const A = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -102,14 +102,7 @@ interface Rig {
 }
 
 function start(options: Partial<DiscoveryWorkerOptions> = {}): Rig {
-  const fake = FakeTimers.createClock(1_000);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (cb, ms) => fake.setTimeout(cb, ms),
-    clearTimeout: (h) => {
-      fake.clearTimeout(h as never);
-    },
-  };
+  const { fake, clock } = fakeClock(1_000);
   const diagnostics = new Diagnostics({ clock });
   const ctx: WorkerContext = {
     name: 'discovery',
