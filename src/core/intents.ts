@@ -77,13 +77,36 @@ export type Intent =
     }
   /** Command: pin or unpin a node (replicated). */
   | { readonly type: 'PinNode'; readonly nodeId: string; readonly pinned: boolean }
-  /** Command: record a file in the replicated file index. */
+  /** Command: store graph layout positions (replicated; bounded count, finite coordinates). */
   | {
+      readonly type: 'MoveNodes';
+      readonly positions: readonly {
+        readonly nodeId: string;
+        readonly x: number;
+        readonly y: number;
+      }[];
+    }
+  /** Command: record a file in the replicated file index (see FileEntry in workspaceDoc.ts). */
+  | ({
       readonly type: 'IndexFile';
       readonly path: string;
       readonly size: number;
       readonly hash: string;
-    };
+    } & IndexFileDetails);
+
+/** The optional details of an IndexFile (defaults: a binary file, not executable, present). */
+export interface IndexFileDetails {
+  readonly kind?: 'text' | 'binary' | 'dir';
+  readonly executable?: boolean;
+  /** A tombstone: the file was deleted; `hash` is the content that was deleted. */
+  readonly deleted?: boolean;
+  /** The hash this version replaced ('' for a new file): how peers tell an update from a conflict. */
+  readonly base?: string;
+  /** Device that made this version. */
+  readonly by?: string;
+  /** When (epoch ms, from the runtime's clock). */
+  readonly at?: number;
+}
 
 export type IntentType = Intent['type'];
 
@@ -114,6 +137,7 @@ export function isReplicatedIntent(intent: Intent): boolean {
     case 'RemoteUpdateReceived':
     case 'VisitNode':
     case 'PinNode':
+    case 'MoveNodes':
     case 'IndexFile':
       return true;
     default:

@@ -3,7 +3,7 @@
  * `applyReplicatedIntent` for every replicated intent, inside its tick.
  *
  * Layout (top-level shared types of one Y.Doc):
- *  - `graph.nodes`: Y.Map  nodeId → Y.Map { kind, label, visits, pinned }
+ *  - `graph.nodes`: Y.Map  nodeId → Y.Map { kind, label, visits, pinned, x?, y? (MoveNodes) }
  *  - `graph.edges`: Y.Map  `${from}\u0000${to}` → Y.Map { kind, count }
  *  - `files`:       Y.Map  path → { size, hash }   (a plain JSON value, replaced as a whole)
  *
@@ -46,9 +46,51 @@ export interface IntentRejection {
   readonly message: string;
 }
 
+/**
+ * One path of the replicated file index (a plain JSON value, replaced as a whole: last writer
+ * wins per path). `hash` is the SHA-256 of the content this version has (for a tombstone: of the
+ * content that was deleted); `base` the hash it replaced, so a device holding something else than
+ * `base` knows the change was concurrent with its own (conflict copy for binaries; a delete never
+ * removes an edit it did not see). Text content itself lives in the file's own document.
+ */
 export interface FileEntry {
   readonly size: number;
   readonly hash: string;
+  readonly kind?: 'text' | 'binary' | 'dir';
+  readonly executable?: boolean;
+  readonly deleted?: boolean;
+  readonly base?: string;
+  readonly by?: string;
+  readonly at?: number;
+}
+
+/** Reads an index value from a peer as a FileEntry, or undefined when it is malformed. */
+export function parseFileEntry(value: unknown): FileEntry | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const { size, hash, kind, executable, deleted, base, by, at } = v;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return undefined;
+  if (typeof hash !== 'string' || hash.length === 0 || hash.length > MAX_HASH_LENGTH)
+    return undefined;
+  if (kind !== undefined && kind !== 'text' && kind !== 'binary' && kind !== 'dir')
+    return undefined;
+  if (executable !== undefined && typeof executable !== 'boolean') return undefined;
+  if (deleted !== undefined && typeof deleted !== 'boolean') return undefined;
+  if (base !== undefined && (typeof base !== 'string' || base.length > MAX_HASH_LENGTH))
+    return undefined;
+  if (by !== undefined && (typeof by !== 'string' || by.length > MAX_LABEL_LENGTH))
+    return undefined;
+  if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) return undefined;
+  return {
+    size,
+    hash,
+    ...(kind !== undefined ? { kind } : {}),
+    ...(executable !== undefined ? { executable } : {}),
+    ...(deleted !== undefined ? { deleted } : {}),
+    ...(base !== undefined ? { base } : {}),
+    ...(by !== undefined ? { by } : {}),
+    ...(at !== undefined ? { at } : {}),
+  };
 }
 
 export function edgeKey(from: string, to: string): string {
@@ -83,6 +125,8 @@ export function applyReplicatedIntent(
       return visitNode(doc, intent, origin);
     case 'PinNode':
       return pinNode(doc, intent, origin);
+    case 'MoveNodes':
+      return moveNodes(doc, intent, origin);
     case 'IndexFile':
       return indexFile(doc, intent, origin);
     case 'RemoteUpdateReceived':
@@ -304,6 +348,56 @@ function pinNode(
   return undefined;
 }
 
+/** At most this many positions in one MoveNodes intent; graph coordinates stay within ±MAX_COORDINATE. */
+export const MAX_MOVE_NODES = 500;
+export const MAX_COORDINATE = 1_000_000;
+
+/**
+ * Stores layout positions as `x`/`y` on each node's map (one transaction). Nodes that do not
+ * exist (yet, or any more) are skipped; unchanged coordinates are not rewritten. Rejects the
+ * whole intent if any entry is malformed.
+ */
+function moveNodes(
+  doc: Y.Doc,
+  intent: Extract<Intent, { type: 'MoveNodes' }>,
+  origin: unknown,
+): IntentRejection | undefined {
+  const positions: unknown = intent.positions;
+  if (!Array.isArray(positions)) return reject('validation', 'positions must be an array');
+  if (positions.length > MAX_MOVE_NODES) {
+    return reject('validation', `more than ${MAX_MOVE_NODES} positions in one MoveNodes`);
+  }
+  const entries = positions as unknown[];
+  for (const p of entries) {
+    if (typeof p !== 'object' || p === null)
+      return reject('validation', 'a position is not an object');
+    const { nodeId, x, y } = p as { nodeId?: unknown; x?: unknown; y?: unknown };
+    const bad = checkId('nodeId', nodeId);
+    if (bad) return bad;
+    for (const v of [x, y]) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > MAX_COORDINATE) {
+        return reject('validation', `coordinates must be finite numbers within ±${MAX_COORDINATE}`);
+      }
+    }
+  }
+  const nodes = graphNodes(doc);
+  const changes: { node: Y.Map<unknown>; x: number; y: number }[] = [];
+  for (const p of intent.positions) {
+    const node = nodes.get(p.nodeId);
+    if (node === undefined) continue;
+    if (node.get('x') === p.x && node.get('y') === p.y) continue;
+    changes.push({ node, x: p.x, y: p.y });
+  }
+  if (changes.length === 0) return undefined;
+  doc.transact(() => {
+    for (const c of changes) {
+      if (c.node.get('x') !== c.x) c.node.set('x', c.x);
+      if (c.node.get('y') !== c.y) c.node.set('y', c.y);
+    }
+  }, origin);
+  return undefined;
+}
+
 function indexFile(
   doc: Y.Doc,
   intent: Extract<Intent, { type: 'IndexFile' }>,
@@ -319,13 +413,27 @@ function indexFile(
   if (typeof hash !== 'string' || hash.length === 0 || hash.length > MAX_HASH_LENGTH) {
     return reject('validation', `hash must be a non-empty string of at most ${MAX_HASH_LENGTH}`);
   }
+  const { type: _type, path, ...fields } = intent;
+  const entry = parseFileEntry(fields);
+  if (entry === undefined) return reject('validation', `invalid file entry for ${describe(path)}`);
   const files = fileIndex(doc);
-  const current = files.get(intent.path);
-  if (current?.size === size && current.hash === hash) return undefined;
+  const current = parseFileEntry(files.get(path));
+  if (current !== undefined && sameEntry(current, entry)) return undefined;
   doc.transact(() => {
-    files.set(intent.path, { size, hash });
+    files.set(path, entry);
   }, origin);
   return undefined;
+}
+
+function sameEntry(a: FileEntry, b: FileEntry): boolean {
+  return (
+    a.size === b.size &&
+    a.hash === b.hash &&
+    a.kind === b.kind &&
+    a.executable === b.executable &&
+    a.deleted === b.deleted &&
+    a.base === b.base
+  );
 }
 
 function applyRemoteUpdate(
