@@ -52,11 +52,13 @@ import { deepFreeze, initialState } from '../core/state';
 import type { RegisterState } from '../core/state';
 import {
   applyReplicatedIntent,
+  fileIndex,
+  parseFileEntry,
   summarize,
   trackSummary,
   workspaceDocToJSON,
 } from '../core/workspaceDoc';
-import type { SummaryTracker } from '../core/workspaceDoc';
+import type { FileEntry, SummaryTracker } from '../core/workspaceDoc';
 import type { Clock } from './Clock';
 import type { Diagnostics } from './Diagnostics';
 import type { Wal, WalEntry } from './Wal';
@@ -239,6 +241,47 @@ export class Engine {
   /** A plain, key-sorted copy of the workspace document, for comparing replicas. */
   docJSON(): unknown {
     return workspaceDocToJSON(this.doc);
+  }
+
+  /** The file index entry at `path` (validated: a malformed value from a peer reads as absent). */
+  fileEntry(path: string): FileEntry | undefined {
+    return parseFileEntry(fileIndex(this.doc).get(path));
+  }
+
+  /** Every valid file index entry, and the paths whose value is malformed. */
+  fileEntries(): { entries: Map<string, FileEntry>; malformed: string[] } {
+    const entries = new Map<string, FileEntry>();
+    const malformed: string[] = [];
+    for (const [path, value] of fileIndex(this.doc)) {
+      const entry = parseFileEntry(value);
+      if (entry === undefined) malformed.push(path);
+      else entries.set(path, entry);
+    }
+    return { entries, malformed };
+  }
+
+  /**
+   * Calls `listener` after each transaction that changed the file index, with the changed paths
+   * and whether the change came from a peer. Runs inside the Engine's tick: listeners only record
+   * the paths and schedule their work.
+   */
+  onFilesChanged(listener: (paths: readonly string[], remote: boolean) => void): () => void {
+    const observer = (event: Y.YMapEvent<unknown>, transaction: Y.Transaction): void => {
+      if (transaction.origin === REPLAY_ORIGIN) return;
+      try {
+        listener([...event.keysChanged], typeof transaction.origin === 'string');
+      } catch (error) {
+        this.diagnostics.emit(
+          'engine.effect.failed',
+          `file index listener failed: ${describeError(error)}`,
+        );
+      }
+    };
+    const files = fileIndex(this.doc) as Y.Map<unknown>;
+    files.observe(observer);
+    return () => {
+      files.unobserve(observer);
+    };
   }
 
   /** Observe every published snapshot (after each tick that changed something). */
