@@ -35,6 +35,7 @@ import {
   decodeSyncMessage,
   encodePing,
   encodePong,
+  encodeFileMessage,
   encodeKeyRotated,
   encodeStateVectorReport,
   encodeWorkspaceOffers,
@@ -85,6 +86,17 @@ const validSyncMessages: readonly Uint8Array[] = [
   encodePing(7),
   encodePong(0xffffffff),
   encodeStateVectorReport(new Uint8Array([1, 200, 1, 5])),
+  encodeFileMessage({ type: 'FileStep1', fileId: 'f_0-A', stateVector: new Uint8Array([1, 2, 3]) }),
+  encodeFileMessage({ type: 'FileUpdate', fileId: 'x'.repeat(64), update: yjsUpdate('f') }),
+  encodeFileMessage({ type: 'BlobRequest', hash: 'ab'.repeat(32), offset: 2 ** 33, length: 4096 }),
+  encodeFileMessage({
+    type: 'BlobChunk',
+    hash: '0f'.repeat(32),
+    offset: 3,
+    total: 2 ** 40,
+    bytes: new Uint8Array([9, 8, 7]),
+  }),
+  encodeFileMessage({ type: 'BlobMissing', hash: 'e3'.repeat(32) }),
 ];
 const validUnits: readonly Uint8Array[] = [signedUnit(2), signedUnit(3)];
 const validHellos: readonly Uint8Array[] = [0, 1].map((flags) => {
@@ -169,6 +181,12 @@ function reencode(m: SyncMessage): Uint8Array {
       return encodeWorkspaceOffers(m.offers);
     case 'KeyRotated':
       return encodeKeyRotated(m.certificate);
+    case 'FileStep1':
+    case 'FileUpdate':
+    case 'BlobRequest':
+    case 'BlobChunk':
+    case 'BlobMissing':
+      return encodeFileMessage(m);
   }
 }
 

@@ -37,6 +37,7 @@ export const DIAGNOSTIC_CHANNELS = {
   'sync.worker.backoff': 'info',
   'sync.worker.not_linked': 'info',
   'sync.worker.key_rotated': 'info',
+  'sync.worker.file_handler_failed': 'error',
   'sync.discovery.started': 'info',
   'sync.discovery.peer_found': 'info',
   'sync.discovery.peer_lost': 'info',

@@ -26,6 +26,9 @@
  *    peer and reconnects with the new key; a received certificate whose old key is the trusted key
  *    of its device moves that trust to the new key (TrustStore.applyRotation) and is relayed to
  *    the other peers and to peers that connect later (offline peers learn it through a third).
+ *  - Files (protocol version ≥ 3): file messages between linked peers go through a
+ *    FileMessageRouter to one FileMessageHandler (`setFileHandler`, `sendFile`, `filePeers`,
+ *    `whenWritable`); a read-only peer's FileUpdate is dropped; nothing is relayed.
  *  - PeerStateChanged on every session state change, PeerWentOffline with the reason on every
  *    disconnect; revocation closes live sessions at once.
  */
@@ -40,12 +43,14 @@ import type { WorkerContext, WorkerSpec } from '../runtime/Worker';
 import { handshake, type HandshakeOptions } from './channel/handshake';
 import { ProtocolError } from './channel/ProtocolError';
 import type { SecureChannel } from './channel/SecureChannel';
+import type { VersionRange } from './channel/wire';
 import type { DiscoveredPeer } from './discovery/DiscoveryWorker';
 import type { PeerWorkspaceOffer, WorkspaceOffer } from '../core/workspaceLinks';
 import { DeviceIdentity, deviceIdFromPublicKey } from './identity/DeviceIdentity';
 import { verifyRotation, type RotationCertificate } from './identity/RotationCertificate';
 import { PairingCodes, type IssuedPairingCode } from './pairing/PairingCodes';
 import { PairingError, PairingFlow, type PairingChannel } from './pairing/PairingFlow';
+import { FileMessageRouter, type FileMessageHandler } from './session/FileMessageRouter';
 import { PeekableTransport } from './session/PeekableTransport';
 import { PeerSession, type LinkState, type PeerSessionOwner } from './session/PeerSession';
 import { SeenSet } from './session/SeenSet';
@@ -57,8 +62,10 @@ import {
   encodeSyncStep2,
   encodeWorkspaceOffers,
   encodeUnit,
+  isFileMessage,
   unitSignatureInput,
   verifySignedUnit,
+  type FileMessage,
   type SignedUnit,
   type SyncMessage,
   type SyncMessageError,
@@ -66,6 +73,8 @@ import {
 import { decodePublicKey } from './trust/trustFile';
 import type { TrustStore, WorkspaceGrant } from './trust/TrustStore';
 import type { Transport } from './transport/Transport';
+
+export type { FileMessageHandler } from './session/FileMessageRouter';
 
 export interface PeerAddress {
   readonly host: string;
@@ -121,6 +130,8 @@ export interface SyncWorkerOptions {
   readonly pairingCodes?: PairingCodes;
   /** The workspaces this device offers to peers (WorkspaceOffers); see `setLocalOffers`. */
   readonly offers?: readonly WorkspaceOffer[];
+  /** Protocol versions offered in the sync handshake (default: all this build speaks; tests). */
+  readonly protocolVersions?: VersionRange;
 }
 
 /** A peer as the status shows it. */
@@ -227,6 +238,11 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   private svTimer: unknown;
   private readonly disposers: (() => void)[] = [];
   private readonly handshaking = new Set<Transport>();
+  private readonly files = new FileMessageRouter({
+    grantOf: (deviceId) => this.grantOf(deviceId),
+    isCurrent: (session) => this.sessions.get(session.remoteDeviceId) === session,
+    diagnostics: () => this.ctx?.diagnostics,
+  });
   unitsSent = 0;
 
   constructor(private readonly options: SyncWorkerOptions) {
@@ -375,6 +391,32 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       inn += s.inflight;
     }
     return { out, in: inn };
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Sets (or clears) the file message handler; peers already up are reported to it at once. */
+  setFileHandler(handler: FileMessageHandler | undefined): void {
+    this.files.setHandler(handler);
+  }
+
+  /** Peers currently up for files (linked, protocol version ≥ 3, past the initial sync). */
+  filePeers(): string[] {
+    return this.files.peers();
+  }
+
+  /**
+   * Queues a file message for `peerId`: false when that peer is not up for files (or its queue
+   * overflowed: the session then closes as a slow consumer; bulk senders await `whenWritable`).
+   * Throws RangeError when the message is invalid (encodeFileMessage).
+   */
+  sendFile(peerId: string, message: FileMessage): boolean {
+    return this.files.send(peerId, message);
+  }
+
+  /** Resolves when the peer's outgoing queue has room (below half its byte cap) or the session is gone. */
+  whenWritable(peerId: string): Promise<void> {
+    return this.files.whenWritable(peerId);
   }
 
   // ---------------------------------------------------------------- linking and offers
@@ -726,6 +768,9 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
       role,
       timeoutMs: this.options.handshakeTimeoutMs ?? DEFAULTS.handshakeTimeoutMs,
       ...(this.options.clock !== undefined ? { clock: this.options.clock } : {}),
+      ...(this.options.protocolVersions !== undefined
+        ? { versions: this.options.protocolVersions }
+        : {}),
     };
   }
 
@@ -878,10 +923,12 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   onStateChanged(session: PeerSession, state: PeerSessionState): void {
     if (this.sessions.get(session.remoteDeviceId) !== session) return;
     this.emitState(session.remoteDeviceId, state);
+    this.files.sessionStateChanged(session);
   }
 
   onClosed(session: PeerSession, reason: string): void {
     session.lastError = reason;
+    this.files.sessionClosed(session);
     if (this.receivedOffers.delete(session)) this.emitOffersChanged();
     if (this.sessions.get(session.remoteDeviceId) !== session) return;
     this.sessions.delete(session.remoteDeviceId);
@@ -929,7 +976,8 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   }
 
   onApplicationMessage(session: PeerSession, message: SyncMessage, raw: Uint8Array): void {
-    if (message.type === 'SyncStep2') this.onStep2(session, message.update);
+    if (isFileMessage(message)) this.files.received(session, message);
+    else if (message.type === 'SyncStep2') this.onStep2(session, message.update);
     else if (message.type === 'Unit') this.onUnit(session, message, raw);
     else if (message.type === 'WorkspaceOffers') {
       this.receivedOffers.set(session, message.offers);

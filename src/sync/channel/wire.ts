@@ -1,5 +1,5 @@
 /**
- * Wire constants and the handshake messages of protocol versions 1 and 2 (docs/protocol.md is the spec;
+ * Wire constants and the handshake messages of protocol versions 1 to 3 (docs/protocol.md is the spec;
  * keep the two in step). Every handshake message is one frame and starts with a 9-byte header:
  *
  *   magic "TWSP" (4) | max version u16 BE | min version u16 BE | message type u8
@@ -10,10 +10,12 @@ import { ProtocolError } from './ProtocolError';
 
 export const PROTOCOL_MAGIC = new Uint8Array([0x54, 0x57, 0x53, 0x50]); // "TWSP"
 /**
- * The newest protocol version this build speaks. Version 2 has the same handshake and channel as
- * version 1; it adds the sync messages WorkspaceOffers and KeyRotated (docs/protocol.md).
+ * The newest protocol version this build speaks. Versions 2 and 3 have the same handshake and
+ * channel as version 1; version 2 adds the sync messages WorkspaceOffers and KeyRotated, version 3
+ * the file messages FileStep1, FileUpdate, BlobRequest, BlobChunk and BlobMissing
+ * (docs/protocol.md).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** The oldest protocol version this build still speaks. */
 export const MIN_PROTOCOL_VERSION = 1;
 

@@ -13,7 +13,11 @@
  *
  * Linking: a session whose peer's SyncStep1 names another workspace id is "not linked": it stays
  * up (offers and key rotations still flow, on protocol version 2) but no SyncStep2 is sent and no
- * SyncStep2 or Unit from the peer reaches the owner; it goes straight to Idle.
+ * SyncStep2, Unit or file message from the peer reaches the owner; it goes straight to Idle.
+ *
+ * File messages (types 9-13) flow only on sessions whose negotiated protocol version is ≥ 3
+ * (`speaksFiles`): `sendFileMessage` refuses anything else, and one received from an older peer
+ * is malformed (the session closes, as for an unknown type).
  *
  * States: Authenticated (handshake done) → Syncing (SyncStep1 sent, waiting for the peer's
  * SyncStep2 and for our own SyncStep2 to be flushed) → Idle → Disconnected.
@@ -22,15 +26,19 @@ import type { PeerSessionState } from '../../core/intents';
 import type { Clock, TimerHandle } from '../../runtime/Clock';
 import type { SecureChannel } from '../channel/SecureChannel';
 import {
+  FILES_MIN_PROTOCOL_VERSION,
   SyncMessageError,
   decodeSyncMessage,
+  encodeFileMessage,
   encodePing,
   encodePong,
   encodeStateVectorReport,
   encodeSyncStep1,
   encodeSyncStep2,
+  isFileMessage,
   OFFERS_MIN_PROTOCOL_VERSION,
   type DecodeLimits,
+  type FileMessage,
   type SyncMessage,
 } from './syncMessages';
 
@@ -47,7 +55,10 @@ export interface PeerSessionOwner {
   encodeDiff(stateVector: Uint8Array): Uint8Array;
   /** Messages sent right after SyncStep1 (offers, certificates), for protocol version ≥ 2 peers. */
   openingMessages(session: PeerSession): readonly Uint8Array[];
-  /** A decoded message that the owner validates (SyncStep2, Unit, WorkspaceOffers, KeyRotated). */
+  /**
+   * A decoded message that the owner validates (SyncStep2, Unit, WorkspaceOffers, KeyRotated, and
+   * the file messages of a linked protocol version ≥ 3 session).
+   */
   onApplicationMessage(session: PeerSession, message: SyncMessage, raw: Uint8Array): void;
   /** The message could not be decoded: the session is about to close. */
   onMalformed(session: PeerSession, error: SyncMessageError): void;
@@ -89,6 +100,7 @@ export class PeerSession {
   private readonly held: Uint8Array[] = [];
   private heldBytes = 0;
   private readonly drainWaiters = new Set<() => void>();
+  private readonly writableWaiters = new Set<() => void>();
   lastError: string | undefined;
   /** Intents sent to the Engine for this session and not yet accepted by the queue. */
   inflight = 0;
@@ -145,6 +157,16 @@ export class PeerSession {
     return this.channel.protocolVersion >= OFFERS_MIN_PROTOCOL_VERSION;
   }
 
+  /** True when the peer speaks protocol version 3 or later (file messages). */
+  get speaksFiles(): boolean {
+    return this.channel.protocolVersion >= FILES_MIN_PROTOCOL_VERSION;
+  }
+
+  /** True while file messages may be sent: open, protocol version ≥ 3 and linked. */
+  get carriesFiles(): boolean {
+    return this.isOpen() && this.speaksFiles && this.link === 'linked';
+  }
+
   /** The peer's state vector as it last reported it (SyncStep1 or StateVector). */
   get remoteSv(): Uint8Array | undefined {
     return this.remoteStateVector;
@@ -183,6 +205,42 @@ export class PeerSession {
     this.queuedBytes += message.length;
     if (!this.pumping) void this.pump();
     return true;
+  }
+
+  /**
+   * Queues a file message. False, and nothing sent, when the session does not carry files (closed,
+   * protocol version < 3, not linked); false (and the session closes) when the peer is too slow.
+   * Throws RangeError when the message is invalid (see encodeFileMessage).
+   */
+  sendFileMessage(message: FileMessage): boolean {
+    if (!this.carriesFiles) return false;
+    return this.send(encodeFileMessage(message));
+  }
+
+  /**
+   * True while the outgoing queue is below half of both its caps (bytes and messages): a bulk
+   * sender (blob chunks) waits for this before queueing more, instead of overflowing the queue.
+   */
+  get writable(): boolean {
+    return (
+      this.queuedBytes < this.options.maxQueueBytes / 2 &&
+      this.queue.length < this.options.maxQueueMessages / 2
+    );
+  }
+
+  /** Resolves once the session is `writable` or closed. */
+  whenWritable(): Promise<void> {
+    if (this.isClosed || this.writable) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.writableWaiters.add(resolve);
+    });
+  }
+
+  private wakeWritableWaiters(): void {
+    if (this.writableWaiters.size === 0 || (!this.isClosed && !this.writable)) return;
+    const waiters = [...this.writableWaiters];
+    this.writableWaiters.clear();
+    for (const w of waiters) w();
   }
 
   sendStateVector(): void {
@@ -231,6 +289,7 @@ export class PeerSession {
         }
         this.queue.shift();
         this.queuedBytes -= message.length;
+        this.wakeWritableWaiters();
       }
     } finally {
       this.pumping = false;
@@ -245,6 +304,12 @@ export class PeerSession {
     let message: SyncMessage;
     try {
       message = decodeSyncMessage(bytes, this.options.limits);
+      if (isFileMessage(message) && !this.speaksFiles) {
+        throw new SyncMessageError(
+          'unknown_type',
+          `${message.type} on a protocol version ${this.channel.protocolVersion} session`,
+        );
+      }
     } catch (error) {
       if (error instanceof SyncMessageError) {
         this.owner.onMalformed(this, error);
@@ -292,6 +357,17 @@ export class PeerSession {
         return;
       case 'WorkspaceOffers':
       case 'KeyRotated':
+        this.owner.onApplicationMessage(this, message, bytes);
+        return;
+      case 'FileStep1':
+      case 'FileUpdate':
+      case 'BlobRequest':
+      case 'BlobChunk':
+      case 'BlobMissing':
+        if (this.link !== 'linked') {
+          this.holdOrDrop(message, bytes);
+          return;
+        }
         this.owner.onApplicationMessage(this, message, bytes);
         return;
       case 'Ping':
@@ -373,6 +449,7 @@ export class PeerSession {
     this.currentState = 'Disconnected';
     this.resolveClosed(reason);
     this.wakeDrainWaiters();
+    this.wakeWritableWaiters();
     this.owner.onClosed(this, reason);
   }
 }

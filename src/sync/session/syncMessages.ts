@@ -13,6 +13,15 @@
  *   7 WorkspaceOffers  count: u8 | count × (idLen: u8 | id | nameLen: u8 | name
  *                      | remoteLen: u16 | gitRemote | fileCount: u32)      (protocol version ≥ 2)
  *   8 KeyRotated   certificate: 137 bytes (RotationCertificate encoding)   (protocol version ≥ 2)
+ *   9 FileStep1    idLen: u8 | fileId | svLen: u32 | state vector         (protocol version ≥ 3)
+ *  10 FileUpdate   idLen: u8 | fileId | updLen: u32 | update (≥ 1 byte)   (protocol version ≥ 3)
+ *  11 BlobRequest  hash: 32 | offset: u64 | length: u32 (1..1 MiB)         (protocol version ≥ 3)
+ *  12 BlobChunk    hash: 32 | offset: u64 | total: u64 | len: u32 | bytes (protocol version ≥ 3)
+ *  13 BlobMissing  hash: 32                                               (protocol version ≥ 3)
+ *
+ * File ids are 1-64 bytes of [A-Za-z0-9_-]; a hash is a SHA-256, 64 lowercase hex chars in memory
+ * and 32 raw bytes on the wire; u64 offsets and totals are at most 2^40 (MAX_BLOB_OFFSET), and a
+ * chunk never ends past its total.
  *
  * Decoding is strict: an unknown version or type, a length past the end, trailing bytes, reserved
  * flag bits, or a field over its cap is a SyncMessageError, never a partial message.
@@ -47,6 +56,17 @@ export const MAX_GIT_REMOTE_BYTES = 2048;
  * KeyRotated. A version 1 peer closes the session on an unknown type, so they are never sent to it.
  */
 export const OFFERS_MIN_PROTOCOL_VERSION = 2;
+/**
+ * The lowest negotiated protocol version whose peers understand the file messages (types 9-13).
+ * They are never sent to an older peer, and one received on an older session is malformed.
+ */
+export const FILES_MIN_PROTOCOL_VERSION = 3;
+/** Caps of the file messages. */
+export const MAX_FILE_ID_BYTES = 64;
+export const MAX_BLOB_CHUNK_BYTES = 1024 * 1024;
+/** Largest blob offset or total (1 TiB): safe integers, and a u64 whose high word is ≤ 256. */
+export const MAX_BLOB_OFFSET = 2 ** 40;
+export const BLOB_HASH_BYTES = 32;
 
 export const SyncMessageType = {
   SyncStep1: 1,
@@ -57,6 +77,11 @@ export const SyncMessageType = {
   StateVector: 6,
   WorkspaceOffers: 7,
   KeyRotated: 8,
+  FileStep1: 9,
+  FileUpdate: 10,
+  BlobRequest: 11,
+  BlobChunk: 12,
+  BlobMissing: 13,
 } as const;
 
 export const STEP2_FLAG_FORWARDED = 1;
@@ -70,6 +95,43 @@ export interface SignedUnit {
   readonly signature: Uint8Array;
 }
 
+/** The file messages of protocol version 3 (docs/protocol.md, "File messages"). */
+export type FileMessage =
+  /** "Send me what I lack of file document `fileId`" (answered with FileUpdate). */
+  | { readonly type: 'FileStep1'; readonly fileId: string; readonly stateVector: Uint8Array }
+  /** A Yjs update of file document `fileId` (an answer to FileStep1, or a live edit). */
+  | { readonly type: 'FileUpdate'; readonly fileId: string; readonly update: Uint8Array }
+  /** Ask for bytes [offset, offset+length) of the blob with this sha-256. */
+  | {
+      readonly type: 'BlobRequest';
+      readonly hash: string;
+      readonly offset: number;
+      readonly length: number;
+    }
+  | {
+      readonly type: 'BlobChunk';
+      readonly hash: string;
+      readonly offset: number;
+      readonly total: number;
+      readonly bytes: Uint8Array;
+    }
+  | { readonly type: 'BlobMissing'; readonly hash: string };
+
+export type FileMessageType = FileMessage['type'];
+
+const FILE_MESSAGE_TYPES: ReadonlySet<string> = new Set<FileMessageType>([
+  'FileStep1',
+  'FileUpdate',
+  'BlobRequest',
+  'BlobChunk',
+  'BlobMissing',
+]);
+
+/** True for the five file messages (types 9-13). */
+export function isFileMessage(message: SyncMessage): message is FileMessage {
+  return FILE_MESSAGE_TYPES.has(message.type);
+}
+
 export type SyncMessage =
   | { readonly type: 'SyncStep1'; readonly workspaceId: string; readonly stateVector: Uint8Array }
   | { readonly type: 'SyncStep2'; readonly forwarded: boolean; readonly update: Uint8Array }
@@ -78,7 +140,8 @@ export type SyncMessage =
   | { readonly type: 'Pong'; readonly nonce: number }
   | { readonly type: 'StateVector'; readonly stateVector: Uint8Array }
   | { readonly type: 'WorkspaceOffers'; readonly offers: readonly WorkspaceOffer[] }
-  | { readonly type: 'KeyRotated'; readonly certificate: RotationCertificate };
+  | { readonly type: 'KeyRotated'; readonly certificate: RotationCertificate }
+  | FileMessage;
 
 export type SyncMessageErrorReason = 'malformed' | 'unknown_type' | 'bad_version' | 'oversize';
 
@@ -125,6 +188,10 @@ class Writer {
     this.at += 4;
     return this;
   }
+  /** A u64 (big-endian) from a safe integer. */
+  u64(v: number): this {
+    return this.u32(Math.floor(v / 2 ** 32)).u32(v % 2 ** 32);
+  }
   raw(b: Uint8Array): this {
     this.bytes.set(b, this.at);
     this.at += b.length;
@@ -163,6 +230,18 @@ class Reader {
     this.need(4, what);
     const v = this.view.getUint32(this.at);
     this.at += 4;
+    return v;
+  }
+  /** A u64 (big-endian) that must be at most `max` (a safe integer). */
+  u64(max: number, what: string): number {
+    this.need(8, what);
+    const high = this.view.getUint32(this.at);
+    const low = this.view.getUint32(this.at + 4);
+    this.at += 8;
+    const v = high * 2 ** 32 + low;
+    if (high > 0x1fffff || v > max) {
+      throw new SyncMessageError('oversize', `${what} ${v} exceeds ${max}`);
+    }
     return v;
   }
   raw(n: number, what: string): Uint8Array {
@@ -274,6 +353,102 @@ export function encodeKeyRotated(certificate: RotationCertificate): Uint8Array {
     .done();
 }
 
+const FILE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const BLOB_HASH = /^[0-9a-f]{64}$/;
+
+/** A file id of the file messages: 1-64 characters of [A-Za-z0-9_-]. */
+export function isFileId(value: string): boolean {
+  return FILE_ID.test(value);
+}
+
+/** A blob hash of the file messages: a SHA-256 as 64 lowercase hex characters. */
+export function isBlobHash(value: string): boolean {
+  return BLOB_HASH.test(value);
+}
+
+function fileIdBytes(fileId: string): Uint8Array {
+  if (!isFileId(fileId)) throw new RangeError('a file id is 1-64 characters of [A-Za-z0-9_-]');
+  return ascii.encode(fileId);
+}
+
+function hashBytes(hash: string): Uint8Array {
+  if (!isBlobHash(hash)) throw new RangeError('a blob hash is 64 lowercase hex characters');
+  return Uint8Array.from(Buffer.from(hash, 'hex'));
+}
+
+function checkOffset(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_BLOB_OFFSET) {
+    throw new RangeError(`${what} must be an integer in 0..2^40`);
+  }
+}
+
+/**
+ * Encodes one of the five file messages (protocol version ≥ 3 only: the caller checks the peer).
+ * Throws RangeError when a field is invalid or over its cap (the decoder would refuse it).
+ */
+export function encodeFileMessage(message: FileMessage): Uint8Array {
+  switch (message.type) {
+    case 'FileStep1': {
+      const id = fileIdBytes(message.fileId);
+      const sv = message.stateVector;
+      if (sv.length > MAX_STATE_VECTOR_BYTES) throw new RangeError('state vector too long');
+      return header(1 + id.length + 4 + sv.length, SyncMessageType.FileStep1)
+        .u8(id.length)
+        .raw(id)
+        .u32(sv.length)
+        .raw(sv)
+        .done();
+    }
+    case 'FileUpdate': {
+      const id = fileIdBytes(message.fileId);
+      const update = message.update;
+      if (update.length === 0 || update.length > DEFAULT_MAX_STEP2_BYTES) {
+        throw new RangeError('a file update is 1..DEFAULT_MAX_STEP2_BYTES bytes');
+      }
+      return header(1 + id.length + 4 + update.length, SyncMessageType.FileUpdate)
+        .u8(id.length)
+        .raw(id)
+        .u32(update.length)
+        .raw(update)
+        .done();
+    }
+    case 'BlobRequest': {
+      const hash = hashBytes(message.hash);
+      checkOffset(message.offset, 'offset');
+      const { length } = message;
+      if (!Number.isInteger(length) || length < 1 || length > MAX_BLOB_CHUNK_BYTES) {
+        throw new RangeError('a blob request length is 1..MAX_BLOB_CHUNK_BYTES');
+      }
+      return header(BLOB_HASH_BYTES + 8 + 4, SyncMessageType.BlobRequest)
+        .raw(hash)
+        .u64(message.offset)
+        .u32(length)
+        .done();
+    }
+    case 'BlobChunk': {
+      const hash = hashBytes(message.hash);
+      checkOffset(message.offset, 'offset');
+      checkOffset(message.total, 'total');
+      const bytes = message.bytes;
+      if (bytes.length > MAX_BLOB_CHUNK_BYTES) throw new RangeError('blob chunk too long');
+      if (message.offset + bytes.length > message.total) {
+        throw new RangeError('a blob chunk ends past its total');
+      }
+      return header(BLOB_HASH_BYTES + 8 + 8 + 4 + bytes.length, SyncMessageType.BlobChunk)
+        .raw(hash)
+        .u64(message.offset)
+        .u64(message.total)
+        .u32(bytes.length)
+        .raw(bytes)
+        .done();
+    }
+    case 'BlobMissing':
+      return header(BLOB_HASH_BYTES, SyncMessageType.BlobMissing)
+        .raw(hashBytes(message.hash))
+        .done();
+  }
+}
+
 function utf8(bytes: Uint8Array, what: string): string {
   try {
     return asciiDecoder.decode(bytes);
@@ -377,11 +552,62 @@ export function decodeSyncMessage(bytes: Uint8Array, limits: DecodeLimits = {}):
       message = { type: 'KeyRotated', certificate };
       break;
     }
+    case SyncMessageType.FileStep1: {
+      const fileId = readFileId(r);
+      const stateVector = r.sized(MAX_STATE_VECTOR_BYTES, 'file state vector');
+      message = { type: 'FileStep1', fileId, stateVector };
+      break;
+    }
+    case SyncMessageType.FileUpdate: {
+      const fileId = readFileId(r);
+      const update = r.sized(limits.maxStep2Bytes ?? DEFAULT_MAX_STEP2_BYTES, 'file update');
+      if (update.length === 0) throw new SyncMessageError('malformed', 'empty file update');
+      message = { type: 'FileUpdate', fileId, update };
+      break;
+    }
+    case SyncMessageType.BlobRequest: {
+      const hash = readHash(r);
+      const offset = r.u64(MAX_BLOB_OFFSET, 'blob offset');
+      const length = r.u32('blob request length');
+      if (length === 0) throw new SyncMessageError('malformed', 'blob request of 0 bytes');
+      if (length > MAX_BLOB_CHUNK_BYTES) {
+        throw new SyncMessageError('oversize', `blob request of ${length} bytes`);
+      }
+      message = { type: 'BlobRequest', hash, offset, length };
+      break;
+    }
+    case SyncMessageType.BlobChunk: {
+      const hash = readHash(r);
+      const offset = r.u64(MAX_BLOB_OFFSET, 'blob offset');
+      const total = r.u64(MAX_BLOB_OFFSET, 'blob total');
+      const chunk = r.sized(MAX_BLOB_CHUNK_BYTES, 'blob chunk');
+      if (offset + chunk.length > total) {
+        throw new SyncMessageError('malformed', 'blob chunk ends past its total');
+      }
+      message = { type: 'BlobChunk', hash, offset, total, bytes: chunk };
+      break;
+    }
+    case SyncMessageType.BlobMissing:
+      message = { type: 'BlobMissing', hash: readHash(r) };
+      break;
     default:
       throw new SyncMessageError('unknown_type', `unknown sync message type ${type}`);
   }
   r.end();
   return message;
+}
+
+function readFileId(r: Reader): string {
+  const n = r.u8('file id length');
+  if (n === 0) throw new SyncMessageError('malformed', 'empty file id');
+  if (n > MAX_FILE_ID_BYTES) throw new SyncMessageError('oversize', `file id of ${n} bytes`);
+  const id = String.fromCharCode(...r.raw(n, 'file id'));
+  if (!FILE_ID.test(id)) throw new SyncMessageError('malformed', 'file id is not [A-Za-z0-9_-]');
+  return id;
+}
+
+function readHash(r: Reader): string {
+  return Buffer.from(r.raw(BLOB_HASH_BYTES, 'blob hash')).toString('hex');
 }
 
 const UNIT_LABEL = ascii.encode('TWSP sync unit v1\0');

@@ -86,7 +86,7 @@ describe('handshake', () => {
     assert.match(a.sas, /^\d{6}$/);
     assert.equal(a.sas, b.sas);
     assert.equal(a.paired, false);
-    assert.equal(a.protocolVersion, 2);
+    assert.equal(a.protocolVersion, 3);
     assert.deepEqual(seen, [
       ['responder', alice.deviceId],
       ['initiator', bob.deviceId],
@@ -377,18 +377,18 @@ describe('handshake', () => {
     it('mirrors when the responder is the newer one', async () => {
       const settled = await shake(
         { isTrusted: () => true },
-        { isTrusted: () => true, versions: { min: 3, max: 4 } },
+        { isTrusted: () => true, versions: { min: 4, max: 5 } },
       );
       assert.equal(reasonOf(rejection(settled.initiator)), 'peer_too_new');
       assert.equal(reasonOf(rejection(settled.responder)), 'peer_too_old');
     });
 
-    it('two current builds agree on version 2 (WorkspaceOffers, KeyRotated)', async () => {
+    it('two current builds agree on version 3 (offers, key rotation, file messages)', async () => {
       const settled = await shake({ isTrusted: () => true }, { isTrusted: () => true });
       assert.equal(settled.initiator.status, 'fulfilled');
       assert.equal(settled.responder.status, 'fulfilled');
-      assert.equal(settled.initiator.value.protocolVersion, 2);
-      assert.equal(settled.responder.value.protocolVersion, 2);
+      assert.equal(settled.initiator.value.protocolVersion, 3);
+      assert.equal(settled.responder.value.protocolVersion, 3);
       settled.initiator.value.close();
     });
 
