@@ -1,7 +1,7 @@
 // One build script for every bundle: the extension (Node, cjs, `vscode` external), the headless
 // CLI, and each webview (browser, iife). `--production` minifies; sourcemaps are always written.
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, rmSync } from 'node:fs';
+import { readdirSync, existsSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -79,13 +79,23 @@ const testBuilds = () => [
   },
 ];
 
+// The webviews' icon font: @vscode/codicons' stylesheet and font, loaded under the webview CSP.
+const copyCodicons = () => {
+  mkdirSync('dist/webview/codicons', { recursive: true });
+  for (const f of ['codicon.css', 'codicon.ttf']) {
+    copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/codicons/${f}`);
+  }
+};
+
 if (tests) {
   // Start clean: a stale bundle of a deleted test would still be loaded by the runner.
   rmSync('out/host-tests', { recursive: true, force: true });
   await Promise.all(testBuilds().map((b) => esbuild.build(b)));
 } else if (watch) {
+  copyCodicons();
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));
 } else {
+  copyCodicons();
   await Promise.all(builds.map((b) => esbuild.build(b)));
 }

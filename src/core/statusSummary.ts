@@ -1,8 +1,9 @@
+import type { FileSyncStatus } from './files/fileSyncStatus';
 import type { PeerSessionState } from './intents';
 import type { RegisterState } from './state';
 
 export type StatusKind =
-  'off' | 'starting' | 'discovering' | 'in_sync' | 'syncing' | 'offline' | 'error';
+  'off' | 'starting' | 'discovering' | 'in_sync' | 'syncing' | 'offline' | 'error' | 'conflict';
 
 export interface StatusSummary {
   readonly kind: StatusKind;
@@ -14,11 +15,40 @@ export interface StatusSummary {
   readonly tooltip: string;
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One line on the file sync of the linked folder (tooltip, `showStatus`). */
+export function describeFileSync(files: FileSyncStatus): string {
+  const conflicts =
+    files.conflicts.length > 0 ? ` · ${plural(files.conflicts.length, 'conflict')}` : '';
+  switch (files.state) {
+    case 'off':
+      return 'Files: not syncing';
+    case 'scanning':
+      return `Files: scanning${conflicts}`;
+    case 'awaiting-confirmation':
+      return `Files: first sync waiting for your confirmation (Sync Panel)${conflicts}`;
+    case 'syncing':
+      return `Files: syncing ${clampPercent(files.percent)}% · ${files.pending} pending${conflicts}`;
+    case 'in-sync':
+      return `Files: in sync · ${plural(files.files, 'file')}${conflicts}`;
+  }
+}
+
+function clampPercent(p: number): number {
+  return Number.isFinite(p) ? Math.min(100, Math.max(0, Math.floor(p))) : 0;
+}
+
 /**
- * What the status bar shows for a state. Pure: the host only renders it. A failed worker wins
- * over everything else, then sync states; `off` is for a runtime that is not running.
+ * What the status bar shows for a state and, optionally, the file sync of the linked folder.
+ * Pure: the host only renders it. A failed worker wins over everything else, then conflicts,
+ * then file progress ("syncing N%"), then the device states; `off` is for a runtime that is not
+ * running.
  */
-export function summarizeStatus(state: RegisterState | undefined): StatusSummary {
+export function summarizeStatus(
+  state: RegisterState | undefined,
+  files?: FileSyncStatus,
+): StatusSummary {
   if (state === undefined) {
     return {
       kind: 'off',
@@ -39,10 +69,28 @@ export function summarizeStatus(state: RegisterState | undefined): StatusSummary
       `worker ${w.name}: ${w.status}${w.lastError !== undefined ? ` (${w.lastError})` : ''}`,
     );
   }
+  if (files !== undefined && files.state !== 'off') lines.push(describeFileSync(files));
   const tooltip = lines.length > 0 ? lines.join('\n') : 'No devices yet.';
   if (failed.length > 0) {
     const names = failed.map((w) => w.name).join(', ');
     return { kind: 'error', text: `Twinspace: worker failed (${names})`, icon: 'error', tooltip };
+  }
+  const conflicts = files?.conflicts.length ?? 0;
+  if (conflicts > 0) {
+    return {
+      kind: 'conflict',
+      text: `Twinspace: ${plural(conflicts, 'conflict')}`,
+      icon: 'warning',
+      tooltip,
+    };
+  }
+  if (files?.state === 'syncing') {
+    return {
+      kind: 'syncing',
+      text: `Twinspace: syncing ${clampPercent(files.percent)}%`,
+      icon: 'sync~spin',
+      tooltip,
+    };
   }
   if (workers.length === 0) {
     return { kind: 'starting', text: 'Twinspace: starting', icon: 'loading~spin', tooltip };
@@ -127,8 +175,9 @@ export function statusTooltipMarkdown(
   labels: Readonly<Record<string, DeviceLabel>>,
   now: number,
   notes: readonly string[] = [],
+  files?: FileSyncStatus,
 ): string {
-  const summary = summarizeStatus(state);
+  const summary = summarizeStatus(state, files);
   const lines = [`**${escapeMarkdown(summary.text)}**`, ''];
   if (state !== undefined) {
     const ids = [...new Set([...Object.keys(state.sync.peers), ...Object.keys(labels)])];
@@ -161,6 +210,21 @@ export function statusTooltipMarkdown(
       const why = w.lastError !== undefined ? `: ${escapeMarkdown(w.lastError)}` : '';
       lines.push(
         `- $(error) worker **${escapeMarkdown(w.name)}** failed (failures: ${w.failures})${why}`,
+      );
+    }
+  }
+  if (state !== undefined && files !== undefined && files.state !== 'off') {
+    lines.push(
+      '',
+      `$(${files.conflicts.length > 0 ? 'warning' : 'files'}) ${escapeMarkdown(describeFileSync(files))}`,
+    );
+    for (const c of files.conflicts.slice(0, 5)) {
+      lines.push(`- $(warning) ${escapeMarkdown(c.path)} (copy from ${escapeMarkdown(c.device)})`);
+    }
+    if (files.conflicts.length > 5) lines.push(`- and ${files.conflicts.length - 5} more`);
+    for (const m of files.gitMismatches) {
+      lines.push(
+        `- $(git-branch) ${escapeMarkdown(labels[m.deviceId]?.name ?? m.deviceId)} is on ${escapeMarkdown(m.branch)} @ ${escapeMarkdown(m.head.slice(0, 7))}`,
       );
     }
   }

@@ -1,10 +1,18 @@
 import * as vscode from 'vscode';
 import type { RegisterState } from '../core/state';
 import { statusTooltipMarkdown, summarizeStatus, type DeviceLabel } from '../core/statusSummary';
+import type { FileSyncView } from './FileSyncView';
 
 /** The status-bar item: state at a glance, details in the tooltip, click opens the Sync Panel. */
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
+  private fileSync: FileSyncView | undefined;
+  private fileSyncSubscription: { dispose(): void } | undefined;
+  private starting = false;
+  /** The last `render` call's arguments, to re-render when the file sync reports a change. */
+  private last: { state: RegisterState | undefined; offReason?: string; problem?: string } = {
+    state: undefined,
+  };
 
   /** `labels`: name and short id of each trusted device, for the tooltip's device lines. */
   constructor(
@@ -27,7 +35,14 @@ export class StatusBar implements vscode.Disposable {
    * start although the runtime runs; shown as an error so it is never silent.
    */
   render(state: RegisterState | undefined, offReason?: string, problem?: string): void {
-    const summary = summarizeStatus(state);
+    this.starting = false;
+    this.last = {
+      state,
+      ...(offReason !== undefined ? { offReason } : {}),
+      ...(problem !== undefined ? { problem } : {}),
+    };
+    const files = state !== undefined ? this.fileSync?.status() : undefined;
+    const summary = summarizeStatus(state, files);
     const failed = problem !== undefined;
     const text = failed ? vscode.l10n.t('Twinspace: Device Sync failed') : summary.text;
     this.item.text = failed ? `$(error) ${text}` : `$(${summary.icon}) ${summary.text}`;
@@ -37,7 +52,7 @@ export class StatusBar implements vscode.Disposable {
       failed ? vscode.l10n.t('Device Sync failed: {0}', problem) : undefined,
     ].filter((x): x is string => x !== undefined);
     const tooltip = new vscode.MarkdownString(
-      statusTooltipMarkdown(state, this.labels(), Date.now(), notes),
+      statusTooltipMarkdown(state, this.labels(), Date.now(), notes, files),
       true,
     );
     tooltip.isTrusted = false;
@@ -45,11 +60,36 @@ export class StatusBar implements vscode.Disposable {
     this.item.backgroundColor =
       summary.kind === 'error' || failed
         ? new vscode.ThemeColor('statusBarItem.errorBackground')
-        : undefined;
+        : summary.kind === 'conflict'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
+  }
+
+  /**
+   * Follows the file sync of the linked folder ("syncing N%", "N conflicts"); `undefined` when
+   * none runs. Re-renders now and on each of its changes.
+   */
+  setFileSync(view: FileSyncView | undefined): void {
+    if (view === this.fileSync) return;
+    this.fileSyncSubscription?.dispose();
+    this.fileSyncSubscription = undefined;
+    this.fileSync = view;
+    if (view !== undefined) {
+      this.fileSyncSubscription = view.onDidChange(() => {
+        this.rerender();
+      });
+    }
+    this.rerender();
+  }
+
+  private rerender(): void {
+    if (this.starting) return;
+    this.render(this.last.state, this.last.offReason, this.last.problem);
   }
 
   /** Shown between activation and the runtime's first snapshot. */
   renderStarting(): void {
+    this.starting = true;
     const label = vscode.l10n.t('Twinspace: starting');
     this.item.text = `$(loading~spin) ${label}`;
     this.item.accessibilityInformation = { label, role: 'button' };
@@ -67,6 +107,8 @@ export class StatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.fileSyncSubscription?.dispose();
+    this.fileSyncSubscription = undefined;
     this.item.dispose();
   }
 }

@@ -12,8 +12,10 @@ import { registerCommands, type CommandHandler } from './commands';
 import { DeviceSync } from './DeviceSync';
 import { DeviceSyncCommands } from './DeviceSyncCommands';
 import { createLogSink } from './logSink';
+import type { FileSyncView } from './FileSyncView';
 import { StatusBar } from './StatusBar';
-import { SyncPanel } from './SyncPanel';
+import { openConflictDiff, SyncPanel, type SyncPanelHost } from './SyncPanel';
+import { SyncPanelViewProvider } from './SyncPanelViewProvider';
 import { readSyncSettings, type DeviceSyncSettings } from './syncSettings';
 
 /** How long deactivation may take before VS Code would kill us anyway. */
@@ -60,6 +62,8 @@ export class TwinspaceExtension implements vscode.Disposable {
   private readonly viewListeners = new Set<() => void>();
   private unsubscribeSnapshot: (() => void) | undefined;
   private stopped = false;
+  /** The file sync of the linked folder, when one runs (Sync Panel files section, status bar). */
+  private fileSync: FileSyncView | undefined;
 
   private constructor(
     private readonly context: vscode.ExtensionContext,
@@ -88,6 +92,7 @@ export class TwinspaceExtension implements vscode.Disposable {
         output.error(`[host.command.failed] ${id}: ${describeError(error)}`);
       }),
     );
+    ext.disposables.push(SyncPanelViewProvider.register(context.extensionUri, ext.panelHost()));
     ext.disposables.push(
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('twinspace.manualPeers')) ext.applyManualPeers();
@@ -324,22 +329,45 @@ export class TwinspaceExtension implements vscode.Disposable {
     };
   }
 
+  /** Wires (or, with `undefined`, unwires) the file sync into the Sync Panel and status bar. */
+  setFileSyncView(view: FileSyncView | undefined): void {
+    this.fileSync = view;
+    this.statusBar.setFileSync(view);
+    this.notifyView();
+  }
+
+  /** What both Sync Panel surfaces (editor tab, activity-bar view) talk to. */
+  private panelHost(): SyncPanelHost {
+    return {
+      view: () => this.syncPanelView(),
+      onChange: (listener) => {
+        this.viewListeners.add(listener);
+        return () => this.viewListeners.delete(listener);
+      },
+      runCommand: (command) => vscode.commands.executeCommand(command),
+      forgetDevice: (deviceId) => this.syncCommands.forgetDevice(deviceId),
+      pairWith: (deviceId) => this.syncCommands.pairWith(deviceId),
+      reportRejected: (reason) => {
+        // A diagnostic (shown in the panel, logged by the sink); the log alone while off.
+        if (this.runtime)
+          this.runtime.diagnostics.emit('host.webview.rejected', `Sync Panel: ${reason}`);
+        else this.output.warn(`[host.webview.rejected] Sync Panel message rejected: ${reason}`);
+      },
+      renameDevice: () =>
+        vscode.commands.executeCommand('workbench.action.openSettings', 'twinspace.deviceName'),
+      fileSync: () => this.fileSync,
+      openDiff: async (conflict) => {
+        const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+        if (folder === undefined) throw new Error('no workspace folder is open');
+        await openConflictDiff(folder, conflict);
+      },
+    };
+  }
+
   private commandHandlers(): Record<CommandId, CommandHandler> {
     return {
       'twinspace.openSyncPanel': () => {
-        SyncPanel.show(this.context.extensionUri, {
-          view: () => this.syncPanelView(),
-          onChange: (listener) => {
-            this.viewListeners.add(listener);
-            return () => this.viewListeners.delete(listener);
-          },
-          runCommand: (command) => vscode.commands.executeCommand(command),
-          forgetDevice: (deviceId) => this.syncCommands.forgetDevice(deviceId),
-          pairWith: (deviceId) => this.syncCommands.pairWith(deviceId),
-          reportRejected: (reason) => {
-            this.output.warn(`[host.webview.rejected] Sync Panel message rejected: ${reason}`);
-          },
-        });
+        SyncPanel.show(this.context.extensionUri, this.panelHost());
       },
       'twinspace.showStatus': () => {
         const summary = summarizeStatus(this.runtime?.snapshot());

@@ -6,7 +6,34 @@
  * same id; the host pushes `notification`s. The first request is always `ready`.
  */
 
-export const SYNC_PANEL_PROTOCOL_VERSION = 1;
+import type {
+  ConflictChoice,
+  DeviceGitHead,
+  FileConflict,
+  FileSyncState,
+  FileSyncStatus,
+  FolderPlanSummary,
+  GitHead,
+  LinkChoice,
+  PlanItem,
+  PlanItemAction,
+} from '../files/fileSyncStatus';
+
+// The file sync's report, re-exported for the webview (which may import only src/core/protocol).
+export type {
+  ConflictChoice,
+  DeviceGitHead,
+  FileConflict,
+  FileSyncState,
+  FileSyncStatus,
+  FolderPlanSummary,
+  GitHead,
+  LinkChoice,
+  PlanItem,
+  PlanItemAction,
+};
+
+export const SYNC_PANEL_PROTOCOL_VERSION = 2;
 
 export interface SyncPanelWorkerView {
   readonly name: string;
@@ -62,6 +89,11 @@ export interface SyncPanelView {
   readonly peers: readonly SyncPanelPeerView[];
   readonly discovered: readonly SyncPanelDiscoveredView[];
   readonly diagnostics: readonly SyncPanelDiagnosticView[];
+  /**
+   * The file sync of the linked folder; absent (or state `off`) when no file sync runs. Filled
+   * in by the panel's controller from the host's FileSyncView.
+   */
+  readonly files?: FileSyncStatus;
 }
 
 /** Webview → host. */
@@ -86,7 +118,42 @@ export type SyncPanelRequest =
       /** Pair with a discovered device (asks for its code). */
       readonly method: 'pairWith';
       readonly deviceId: string;
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      /** Open the settings on `twinspace.deviceName`. */
+      readonly method: 'renameDevice';
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      /** Run the first sync of a newly linked folder (answers the dry-run plan). */
+      readonly method: 'confirmLink';
+      readonly choice: LinkChoice;
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      readonly method: 'resolveConflict';
+      readonly conflictId: string;
+      readonly choice: ConflictChoice;
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      /** VS Code's diff editor between the conflict copy and the file. */
+      readonly method: 'openDiff';
+      readonly conflictId: string;
     };
+
+export type SyncPanelMethod = SyncPanelRequest['method'];
+
+export const LINK_CHOICES: readonly LinkChoice[] = ['merge', 'takePeer', 'keepMine'];
+export const CONFLICT_CHOICES: readonly ConflictChoice[] = ['keepCurrent', 'keepCopy'];
+
+/** Result codes of a failed request (the small fixed set of BRIEF 1.1). */
+export type SyncPanelErrorCode = 'validation' | 'not_found' | 'busy' | 'internal';
 
 /** The only commands the panel may ask the host to run (the webview is untrusted). */
 export const SYNC_PANEL_COMMANDS = [
@@ -94,6 +161,7 @@ export const SYNC_PANEL_COMMANDS = [
   'twinspace.restartDeviceSync',
   'twinspace.pairDevice',
   'twinspace.addPeerAddress',
+  'twinspace.linkWorkspace',
 ] as const;
 export type SyncPanelCommand = (typeof SYNC_PANEL_COMMANDS)[number];
 
@@ -104,6 +172,7 @@ export type SyncPanelMessage =
       readonly id: number;
       readonly ok: boolean;
       readonly error?: string;
+      readonly code?: SyncPanelErrorCode;
       readonly view?: SyncPanelView;
     }
   | { readonly kind: 'notification'; readonly method: 'view'; readonly view: SyncPanelView };
@@ -127,6 +196,30 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** Longest conflict id accepted (ids are folder-relative paths). */
+export const MAX_CONFLICT_ID_LENGTH = 4096;
+
+/** A conflict id: a folder-relative path, bounded, without control characters. */
+export function isConflictId(x: unknown): x is string {
+  return (
+    typeof x === 'string' &&
+    x.length > 0 &&
+    x.length <= MAX_CONFLICT_ID_LENGTH &&
+    // eslint-disable-next-line no-control-regex
+    !/[\u0000-\u001f\u007f]/.test(x)
+  );
+}
+
+/**
+ * The request id of a message, if it has a usable one: lets the host answer a rejected request
+ * (with `ok: false`) so the webview is not left waiting.
+ */
+export function requestIdOf(raw: unknown): number | undefined {
+  if (!isRecord(raw)) return undefined;
+  const id = raw['id'];
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
 /** Validates a message that claims to come from the Sync Panel webview. */
 export function parseSyncPanelRequest(raw: unknown): Validated<SyncPanelRequest> {
   if (!isRecord(raw)) return { ok: false, error: 'message is not an object' };
@@ -139,7 +232,26 @@ export function parseSyncPanelRequest(raw: unknown): Validated<SyncPanelRequest>
   switch (method) {
     case 'ready':
     case 'refresh':
+    case 'renameDevice':
       return { ok: true, value: { kind: 'request', id, method } };
+    case 'confirmLink': {
+      const choice = LINK_CHOICES.find((c) => c === raw['choice']);
+      if (choice === undefined)
+        return { ok: false, error: `not a link choice: ${describeValue(raw['choice'])}` };
+      return { ok: true, value: { kind: 'request', id, method, choice } };
+    }
+    case 'resolveConflict':
+    case 'openDiff': {
+      const conflictId = raw['conflictId'];
+      if (!isConflictId(conflictId))
+        return { ok: false, error: `not a conflict id: ${describeValue(conflictId)}` };
+      if (method === 'openDiff')
+        return { ok: true, value: { kind: 'request', id, method, conflictId } };
+      const choice = CONFLICT_CHOICES.find((c) => c === raw['choice']);
+      if (choice === undefined)
+        return { ok: false, error: `not a conflict choice: ${describeValue(raw['choice'])}` };
+      return { ok: true, value: { kind: 'request', id, method, conflictId, choice } };
+    }
     case 'runCommand': {
       const command = raw['command'];
       const allowed = SYNC_PANEL_COMMANDS.find((c) => c === command);
