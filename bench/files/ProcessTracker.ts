@@ -1,0 +1,111 @@
+/**
+ * Every child process the file-sync benchmark starts, so that all of them are killed on exit,
+ * on Ctrl-C and on errors. Also: bounded synchronous commands and graceful stops.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export interface Tracked {
+  readonly child: ChildProcess;
+  readonly label: string;
+  /** The last 64 KB of stdout + stderr, for error messages. */
+  output(): string;
+  /** Resolves with the exit code (or -1 for a signal) when the process ends. */
+  readonly exited: Promise<number>;
+}
+
+export class ProcessTracker {
+  private readonly live = new Set<ChildProcess>();
+  private hooked = false;
+
+  /** Kills every tracked child on process exit and on SIGINT/SIGTERM/SIGHUP. */
+  installExitHooks(): void {
+    if (this.hooked) return;
+    this.hooked = true;
+    process.on('exit', () => {
+      this.killAllNow();
+    });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(signal, () => {
+        process.stderr.write(`\nbench: ${signal}, killing ${this.live.size} child process(es)\n`);
+        this.killAllNow();
+        process.exit(130);
+      });
+    }
+  }
+
+  spawn(
+    label: string,
+    command: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): Tracked {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    this.live.add(child);
+    let out = '';
+    const keep = (chunk: Buffer): void => {
+      out = (out + chunk.toString('utf8')).slice(-65_536);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const exited = new Promise<number>((resolve) => {
+      child.once('error', (error) => {
+        keep(Buffer.from(`spawn error: ${error.message}\n`));
+        this.live.delete(child);
+        resolve(-1);
+      });
+      child.once('exit', (code) => {
+        this.live.delete(child);
+        resolve(code ?? -1);
+      });
+    });
+    return { child, label, output: () => out, exited };
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  async stop(tracked: Tracked, graceMs = 5_000): Promise<void> {
+    const { child } = tracked;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await tracked.exited;
+    clearTimeout(timer);
+  }
+
+  killAllNow(): void {
+    for (const child of this.live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.live.clear();
+  }
+
+  get count(): number {
+    return this.live.size;
+  }
+}
+
+/** A bounded synchronous command; throws with its output when it fails. */
+export function run(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 120_000,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+  if (r.error !== undefined) throw new Error(`${command} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(' ')} exited ${r.status ?? r.signal}: ${(r.stderr + r.stdout).slice(-2000)}`,
+    );
+  }
+  return r.stdout;
+}

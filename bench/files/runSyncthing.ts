@@ -1,0 +1,205 @@
+/**
+ * Syncthing row of the file-sync benchmark: two `syncthing serve` instances on loopback, with
+ * configs written here (global and local discovery, relays, NAT, usage reporting, upgrades and
+ * crash reporting off; listen and GUI/REST on 127.0.0.1; each device has the other's id and a
+ * static address; fsWatcherDelayS=1). A holds the generated tree (with a `.stignore` of
+ * `node_modules`), B starts empty. The initial sync is timed from spawning both instances until
+ * B's REST API reports the folder complete with every file and B's tree matches the source; the
+ * change test polls B's copy after each append on A.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  copyTree,
+  freePort,
+  measureChange,
+  sleep,
+  treeDifference,
+  type BenchContext,
+  type ToolResult,
+} from './BenchContext';
+import { run, type Tracked } from './ProcessTracker';
+import { RssSampler } from './RssSampler';
+
+const SYNCTHING = '/usr/bin/syncthing';
+const FOLDER_ID = 'twinspace-bench';
+
+interface Instance {
+  readonly name: 'A' | 'B';
+  readonly home: string;
+  readonly folder: string;
+  readonly deviceId: string;
+  readonly listenPort: number;
+  readonly guiPort: number;
+  readonly apiKey: string;
+}
+
+function deviceXml(d: Instance): string {
+  return `    <device id="${d.deviceId}" name="${d.name}" compression="never" introducer="false" skipIntroductionRemovals="false" introducedBy="">
+        <address>tcp://127.0.0.1:${d.listenPort}</address>
+        <paused>false</paused>
+        <autoAcceptFolders>false</autoAcceptFolders>
+    </device>
+`;
+}
+
+/** The whole config.xml of one instance. */
+export function syncthingConfig(self: Instance, other: Instance): string {
+  return `<configuration version="36">
+    <folder id="${FOLDER_ID}" label="bench" path="${self.folder}" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
+        <filesystemType>basic</filesystemType>
+        <device id="${self.deviceId}" introducedBy=""></device>
+        <device id="${other.deviceId}" introducedBy=""></device>
+        <minDiskFree unit="%">0</minDiskFree>
+        <versioning></versioning>
+        <markerName>.stfolder</markerName>
+    </folder>
+${deviceXml(self)}${deviceXml(other)}    <gui enabled="true" tls="false" debugging="false">
+        <address>127.0.0.1:${self.guiPort}</address>
+        <apikey>${self.apiKey}</apikey>
+        <theme>default</theme>
+    </gui>
+    <options>
+        <listenAddress>tcp://127.0.0.1:${self.listenPort}</listenAddress>
+        <globalAnnounceEnabled>false</globalAnnounceEnabled>
+        <localAnnounceEnabled>false</localAnnounceEnabled>
+        <relaysEnabled>false</relaysEnabled>
+        <natEnabled>false</natEnabled>
+        <urAccepted>-1</urAccepted>
+        <urSeen>3</urSeen>
+        <autoUpgradeIntervalH>0</autoUpgradeIntervalH>
+        <crashReportingEnabled>false</crashReportingEnabled>
+        <announceLANAddresses>false</announceLANAddresses>
+        <startBrowser>false</startBrowser>
+        <minHomeDiskFree unit="%">0</minHomeDiskFree>
+        <setLowPriority>false</setLowPriority>
+    </options>
+</configuration>
+`;
+}
+
+async function rest(inst: Instance, route: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${inst.guiPort}${route}`, {
+      headers: { 'X-API-Key': inst.apiKey },
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!response.ok) return undefined;
+    return (await response.json()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
+  const result: ToolResult = { tool: 'syncthing', ok: false, notes: [] };
+  if (!existsSync(SYNCTHING)) {
+    result.error = 'syncthing is not installed (run scripts/setup-bench.sh)';
+    return result;
+  }
+  const version = run(SYNCTHING, ['--version'], 10_000).split(' ').slice(0, 2).join(' ');
+  result.notes.push(version, 'fsWatcherDelayS=1');
+
+  const make = async (name: 'A' | 'B'): Promise<Instance> => {
+    const home = path.join(ctx.workDir, `home${name}`);
+    const folder = path.join(ctx.workDir, name);
+    run(
+      SYNCTHING,
+      ['generate', '--home', home, '--no-default-folder', '--skip-port-probing'],
+      60_000,
+    );
+    const deviceId = run(SYNCTHING, ['--home', home, '--device-id'], 30_000).trim();
+    return {
+      name,
+      home,
+      folder,
+      deviceId,
+      listenPort: await freePort(),
+      guiPort: await freePort(),
+      apiKey: `bench-${name}-${ctx.seed}-${Math.random().toString(36).slice(2)}`,
+    };
+  };
+  const a = await make('A');
+  const b = await make('B');
+  copyTree(ctx.sourceRoot, a.folder);
+  mkdirSync(b.folder, { recursive: true });
+  for (const [self, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    writeFileSync(path.join(self.home, 'config.xml'), syncthingConfig(self, other));
+    mkdirSync(path.join(self.folder, '.stfolder'), { recursive: true });
+    writeFileSync(path.join(self.folder, '.stignore'), 'node_modules\n');
+  }
+
+  const env = { ...process.env, STNOUPGRADE: '1', STNODEFAULTFOLDER: '1', STNORESTART: '1' };
+  const rss = new RssSampler(100);
+  const procs: Tracked[] = [];
+  try {
+    const t0 = performance.now();
+    for (const inst of [a, b]) {
+      const proc = ctx.tracker.spawn(
+        `syncthing ${inst.name}`,
+        SYNCTHING,
+        ['serve', '--home', inst.home, '--no-browser', '--no-restart', '--logflags=0'],
+        { env },
+      );
+      procs.push(proc);
+      rss.add(inst.name, proc.child.pid);
+    }
+    rss.start();
+
+    const expectedFiles = ctx.sourceListing.length;
+    const deadline = t0 + ctx.initialTimeoutMs;
+    let lastStatus: unknown;
+    for (;;) {
+      for (const p of procs) {
+        if (p.child.exitCode !== null) {
+          throw new Error(`${p.label} exited ${p.child.exitCode}: ${p.output().slice(-1500)}`);
+        }
+      }
+      const [status, completion] = await Promise.all([
+        rest(b, `/rest/db/status?folder=${FOLDER_ID}`),
+        rest(b, `/rest/db/completion?folder=${FOLDER_ID}`),
+      ]);
+      lastStatus = { status, completion };
+      const done =
+        status !== undefined &&
+        completion !== undefined &&
+        status['state'] === 'idle' &&
+        status['globalFiles'] === expectedFiles &&
+        status['needFiles'] === 0 &&
+        status['inSyncFiles'] === expectedFiles &&
+        completion['completion'] === 100;
+      if (done && (await treeDifference(ctx, b.folder, false)) === undefined) {
+        result.initialMs = performance.now() - t0;
+        break;
+      }
+      if (performance.now() > deadline) {
+        throw new Error(
+          `not synced within ${ctx.initialTimeoutMs} ms: ${JSON.stringify(lastStatus).slice(0, 800)}`,
+        );
+      }
+      await sleep(100);
+    }
+    const diff = await treeDifference(ctx, b.folder, true);
+    result.verified = diff === undefined;
+    if (diff !== undefined) {
+      result.error = `destination differs from the source: ${diff}`;
+      return result;
+    }
+    ctx.log(`syncthing: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
+    result.change = await measureChange(ctx, a.folder, b.folder, {
+      what: 'append on A, poll B every 2 ms until identical',
+      timeoutMs: 60_000,
+    });
+    rss.sample();
+    result.peakRssMb = rss.result();
+    result.ok = true;
+    return result;
+  } finally {
+    rss.stop();
+    await Promise.all(procs.map((p) => ctx.tracker.stop(p)));
+  }
+}
