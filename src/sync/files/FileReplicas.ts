@@ -1,0 +1,139 @@
+/**
+ * The documents of a folder's text files (one Y.Doc per file, src/core/files/fileDoc.ts), loaded
+ * on demand and kept in a bounded LRU; a changed document is saved under
+ * `<dir>/<fileId>.ydoc` (temp file + rename) by `flush()`, before it is evicted, and at close.
+ *
+ * Saving skips the fsync on purpose: the document is the file's merge history, not its content
+ * (the content is on disk in the folder, written by the orchestrator with fsync); a document lost
+ * to a power cut is rebuilt from the file, at worst turning the next concurrent edit of that file
+ * into a seed conflict (kept as a copy), never into a loss.
+ *
+ * Every document gets a fresh Yjs client id when it is loaded (a client id is never reused across
+ * loads, for the same reason as the Engine's: a lost tail would otherwise reuse clocks).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as Y from 'yjs';
+import { createFileDoc } from '../../core/files/fileDoc';
+
+/** The id of the file at `filePath`: its document guid suffix, stable across devices. */
+export function fileIdOf(filePath: string): string {
+  return createHash('sha256').update(filePath).digest('hex').slice(0, 32);
+}
+
+interface Loaded {
+  readonly doc: Y.Doc;
+  dirty: boolean;
+}
+
+export class FileReplicas {
+  private readonly loaded = new Map<string, Loaded>();
+
+  private constructor(
+    readonly dir: string,
+    private readonly capacity: number,
+  ) {}
+
+  static async open(dir: string, capacity = 512): Promise<FileReplicas> {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    // Temp files of an interrupted save: the saved document before it is still in place.
+    for (const name of await fs.readdir(dir)) {
+      if (name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
+    }
+    return new FileReplicas(dir, capacity);
+  }
+
+  /** Documents in memory now. */
+  get size(): number {
+    return this.loaded.size;
+  }
+
+  /** Whether a document exists (in memory or saved). */
+  async has(fileId: string): Promise<boolean> {
+    if (this.loaded.has(fileId)) return true;
+    return fs
+      .access(this.fileFor(fileId))
+      .then(() => true)
+      .catch(() => false);
+  }
+
+  /** The document of `fileId`: from memory, from its saved state, or new and empty. */
+  async get(fileId: string): Promise<Y.Doc> {
+    const hit = this.loaded.get(fileId);
+    if (hit) {
+      // Most recently used last.
+      this.loaded.delete(fileId);
+      this.loaded.set(fileId, hit);
+      return hit.doc;
+    }
+    const doc = createFileDoc(fileId);
+    const saved = await fs.readFile(this.fileFor(fileId)).catch(() => undefined);
+    if (saved !== undefined) {
+      try {
+        Y.applyUpdate(doc, saved);
+      } catch {
+        // A damaged save is dropped: the file on disk is the content; the next change reseeds.
+        await fs.rm(this.fileFor(fileId), { force: true });
+      }
+    }
+    const entry: Loaded = { doc, dirty: false };
+    doc.on('update', () => {
+      entry.dirty = true;
+    });
+    // Another caller may have loaded it while we read.
+    const raced = this.loaded.get(fileId);
+    if (raced) {
+      doc.destroy();
+      return raced.doc;
+    }
+    this.loaded.set(fileId, entry);
+    await this.evict();
+    return doc;
+  }
+
+  /** Saves every changed document. */
+  async flush(): Promise<void> {
+    for (const [fileId, entry] of [...this.loaded]) {
+      if (entry.dirty) await this.save(fileId, entry);
+    }
+  }
+
+  /** Forgets a file's document (deleted file): memory and saved state. */
+  async remove(fileId: string): Promise<void> {
+    const entry = this.loaded.get(fileId);
+    this.loaded.delete(fileId);
+    entry?.doc.destroy();
+    await fs.rm(this.fileFor(fileId), { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    for (const entry of this.loaded.values()) entry.doc.destroy();
+    this.loaded.clear();
+  }
+
+  private async evict(): Promise<void> {
+    while (this.loaded.size > this.capacity) {
+      const oldest = this.loaded.entries().next().value;
+      if (oldest === undefined) return;
+      const [fileId, entry] = oldest;
+      this.loaded.delete(fileId);
+      if (entry.dirty) await this.save(fileId, entry);
+      entry.doc.destroy();
+    }
+  }
+
+  private async save(fileId: string, entry: Loaded): Promise<void> {
+    entry.dirty = false;
+    const file = this.fileFor(fileId);
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temp, Y.encodeStateAsUpdate(entry.doc));
+    await fs.rename(temp, file);
+  }
+
+  private fileFor(fileId: string): string {
+    if (!/^[0-9a-f]{32}$/.test(fileId)) throw new Error(`bad file id ${fileId}`);
+    return path.join(this.dir, `${fileId}.ydoc`);
+  }
+}

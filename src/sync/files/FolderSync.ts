@@ -1,0 +1,1300 @@
+/**
+ * src/sync/files: the files of a linked folder, kept in sync with the other devices.
+ *
+ * FolderSync is one supervised worker per folder. It joins four parts built and tested on their
+ * own: the scan and watcher (scan/), the per-file text documents (FileReplicas, core/files/fileDoc),
+ * content fetched in chunks and verified by hash (BlobRequest/BlobChunk messages), and the
+ * orchestrator that writes remote changes to disk (orchestrator/: plan, validators, journal).
+ *
+ * The model (docs/protocol.md, "Files"):
+ *  - The replicated file index (workspace document, `files`) holds one entry per path: kind, hash,
+ *    size, executable bit, tombstone, the hash it replaced (`base`), author and time. Entries go
+ *    through the Engine as IndexFile intents, so they are in the WAL and reach every device.
+ *  - Text files: the content is a Y.Doc per file (id = hash of the path), exchanged with
+ *    FileStep1/FileUpdate. A local change is a minimal diff applied as Yjs operations, so
+ *    concurrent edits merge. Two devices that created the same path with different content hold
+ *    two seeds: the device whose seed loses (larger seed id) keeps its version as a conflict copy
+ *    and removes its seed from the text; the other waits meanwhile (never writes both).
+ *  - Binary files: fetched from a peer in chunks of at most 1 MiB, verified by SHA-256 before use.
+ *    A remote version whose `base` is not what this device has is concurrent with a local change:
+ *    this device's version becomes a conflict copy (named with device and time) and the remote one
+ *    takes the path. Only the device whose entry lost the index merge sees that, so there is
+ *    exactly one copy.
+ *  - A tombstone removes the file only if the file still has the deleted content; a concurrent
+ *    edit wins and is published again (nothing lost).
+ *  - Renames sync as a delete plus a create (a text file's merge history restarts).
+ *  - Symbolic links are not synced (the scan reports them; the orchestrator never writes through
+ *    one). Empty directories are synced as `dir` entries.
+ *  - Our own writes are registered with ExpectedWrites first, so the watcher never echoes them.
+ *
+ * Everything that touches the folder or the state runs in one serial task chain; messages and
+ * index changes only record work and schedule it.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import * as Y from 'yjs';
+import { describeError } from '../../core/errors';
+import {
+  concurrentSeeds,
+  applyLocalFileChange,
+  isSeeded,
+  readTextFile,
+  seedClientId,
+  seedTextFileDoc,
+  textFileBytes,
+  fileText,
+} from '../../core/files/fileDoc';
+import type {
+  FileConflict,
+  FileSyncState,
+  FileSyncStatus,
+  ConflictChoice,
+} from '../../core/files/fileSyncStatus';
+import { isSafeRelativePath } from '../../core/files/pathSafety';
+import { buildPlan, type IndexEntry, type RemoteChange } from '../../core/files/plan';
+import { decodeText } from '../../core/files/textCodec';
+import type { FolderRules } from '../../core/files/validators';
+import type { Intent } from '../../core/intents';
+import type { FileEntry } from '../../core/workspaceDoc';
+import type { Clock } from '../../runtime/Clock';
+import type { WorkerContext, WorkerSpec } from '../../runtime/Worker';
+import type { FileMessage } from '../session/syncMessages';
+import { validateYjsUpdate } from '../session/validateYjsUpdate';
+import { FileReplicas, fileIdOf } from './FileReplicas';
+import { FileOrchestrator } from './orchestrator/FileOrchestrator';
+import { ExpectedWrites } from './scan/ExpectedWrites';
+import { FolderWatcher } from './scan/FolderWatcher';
+import { IgnoreRules } from './scan/IgnoreRules';
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  scanFolder,
+  scanPaths,
+  type ScanEntry,
+  type ScanSnapshot,
+} from './scan/scanFolder';
+
+/** What FolderSync reads of the replicated file index (the Engine implements it). */
+export interface FolderSyncIndex {
+  fileEntry(path: string): FileEntry | undefined;
+  fileEntries(): { entries: Map<string, FileEntry>; malformed: string[] };
+  onFilesChanged(listener: (paths: readonly string[], remote: boolean) => void): () => void;
+}
+
+/** How FolderSync talks to peers (the SyncWorker implements it). */
+export interface FolderSyncPeers {
+  setFileHandler(handler: FolderSyncHandler | undefined): void;
+  filePeers(): string[];
+  sendFile(peerId: string, message: FileMessage): boolean;
+  whenWritable(peerId: string): Promise<void>;
+}
+
+export interface FolderSyncHandler {
+  onFileMessage(peerId: string, message: FileMessage): void;
+  onFilePeerUp(peerId: string): void;
+  onFilePeerDown(peerId: string): void;
+}
+
+export interface FolderSyncOptions {
+  readonly folder: string;
+  /** Where this folder's file state goes (documents, known state, journal). Not inside `folder`. */
+  readonly stateDir: string;
+  readonly deviceId: string;
+  readonly index: FolderSyncIndex;
+  readonly peers: FolderSyncPeers;
+  readonly name?: string;
+  readonly maxFileBytes?: number;
+  /** More ignore patterns (settings), .gitignore syntax. */
+  readonly ignorePatterns?: readonly string[];
+  /** Watch the folder with a Node watcher (the CLI); the host reports changes itself. Default true. */
+  readonly watch?: boolean;
+  /** Files open in an editor with unsaved changes (never written over). */
+  readonly dirtyPaths?: () => ReadonlySet<string>;
+  /** How long index changes and received text are gathered into one plan. Default 10 ms. */
+  readonly batchMs?: number;
+  /** Told after every status change. */
+  readonly onStatus?: (status: FileSyncStatus) => void;
+  /** Wall clock for entries and conflict names (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** Chunk size of blob requests. */
+export const BLOB_CHUNK_BYTES = 1024 * 1024;
+/** Chunk requests in flight at once, over all blobs. */
+const MAX_INFLIGHT_CHUNKS = 8;
+/** A text document asked for and not answered is asked for again after this long. */
+const REQUEST_RETRY_MS = 3_000;
+const KNOWN_FILE = 'known.json';
+const CONFLICTS_FILE = 'conflicts.json';
+const KNOWN_VERSION = 1;
+const LOCAL_ORIGIN = 'twinspace.local';
+
+interface BlobFetch {
+  readonly hash: string;
+  readonly size: number;
+  readonly buffer: Buffer;
+  nextOffset: number;
+  received: number;
+  inflight: number;
+  peer: string | undefined;
+  readonly triedPeers: Set<string>;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const EMPTY_HASH = sha256(new Uint8Array());
+
+export class FolderSync implements WorkerSpec, FolderSyncHandler {
+  readonly name: string;
+  readonly restart = 'on-failure' as const;
+
+  private ctx: WorkerContext | undefined;
+  private orchestrator: FileOrchestrator | undefined;
+  private replicas: FileReplicas | undefined;
+  private rules = new IgnoreRules();
+  private known = new Map<string, ScanEntry>();
+  private knownDirs = new Set<string>();
+  private scannedAt = 0;
+  private expected: ExpectedWrites | undefined;
+  private watcher: FolderWatcher | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private fatal: ((error: unknown) => void) | undefined;
+  private state: FileSyncState = 'off';
+
+  // Work recorded by messages and index changes, run by the next batch.
+  private readonly dirtyIndexPaths = new Set<string>();
+  private readonly dirtyTextIds = new Set<string>();
+  private readonly localPaths = new Set<string>();
+  private localOverflow = false;
+  private batchTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly requested = new Map<string, number>();
+  private readonly fetches = new Map<string, BlobFetch>();
+  private readonly blobs = new Map<string, Uint8Array>();
+  private readonly waitingForBlob = new Map<string, Set<string>>();
+  private readonly pathsById = new Map<string, string>();
+  private inflightChunks = 0;
+  private conflicts: FileConflict[] = [];
+  private knownDirty = false;
+  private running = 0;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(private readonly options: FolderSyncOptions) {
+    this.name = options.name ?? 'files.sync';
+  }
+
+  private get now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private get maxFileBytes(): number {
+    return this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  }
+
+  // ---- lifecycle ----
+
+  async run(signal: AbortSignal, ctx: WorkerContext): Promise<void> {
+    this.ctx = ctx;
+    const { options } = this;
+    const clock: Clock = ctx.clock;
+    this.expected = new ExpectedWrites(clock, 30_000);
+    let offIndex: (() => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      this.fatal = reject;
+    });
+    failed.catch(() => undefined);
+    try {
+      this.setState('scanning');
+      await fs.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+      this.orchestrator = await FileOrchestrator.open({
+        folder: options.folder,
+        stateDir: options.stateDir,
+        now: () => this.now,
+      });
+      this.replicas = await FileReplicas.open(nodePath.join(options.stateDir, 'docs'));
+      await this.loadKnown();
+      const previous: ScanSnapshot = {
+        entries: this.known,
+        dirs: this.knownDirs,
+        scannedAt: this.scannedAt,
+      };
+      const scan = await scanFolder(this.orchestrator.folderReal, {
+        previous,
+        maxFileBytes: this.maxFileBytes,
+        rules: new IgnoreRules({
+          ...(options.ignorePatterns ? { extraPatterns: options.ignorePatterns } : {}),
+        }),
+        signal,
+      });
+      this.rules = scan.rules;
+      for (const link of scan.symlinks) {
+        ctx.diagnostics.emit(
+          'files.sync.rejected',
+          `symbolic link ${link.path} is not synced (${link.reason})`,
+        );
+      }
+      ctx.diagnostics.emit(
+        'files.sync.started',
+        `file sync of ${this.orchestrator.folderReal}: ${scan.entries.size} files, ${scan.dirs.size} folders`,
+        { files: scan.entries.size, hashed: scan.stats.hashed, ignored: scan.stats.ignored },
+      );
+      // What changed while we were not running becomes local changes.
+      const upserted: ScanEntry[] = [];
+      for (const entry of scan.entries.values()) {
+        const before = this.known.get(entry.path);
+        if (
+          before?.hash !== entry.hash ||
+          before.executable !== entry.executable ||
+          this.options.index.fileEntry(entry.path) === undefined
+        )
+          upserted.push(entry);
+      }
+      const removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
+      const newDirs = [...scan.dirs].filter(
+        (d) => !this.knownDirs.has(d) || this.options.index.fileEntry(d) === undefined,
+      );
+      const goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
+      await this.publishLocal(upserted, removed, newDirs, goneDirs, signal);
+      this.scannedAt = scan.scannedAt;
+      this.knownDirty = true;
+      await this.saveKnown();
+
+      if (options.watch ?? true) {
+        this.watcher = new FolderWatcher(this.orchestrator.folderReal, {
+          clock,
+          isIgnored: (p, isDir) => this.rules.isIgnored(p, isDir),
+          onBatch: (batch) => {
+            if (batch.overflow) this.localOverflow = true;
+            for (const p of batch.paths) this.localPaths.add(p);
+            this.schedule();
+          },
+          onError: (error) => {
+            ctx.diagnostics.emit('files.sync.rejected', `watcher: ${error.message}`);
+          },
+        });
+        await this.watcher.start();
+      }
+      offIndex = options.index.onFilesChanged((paths, remote) => {
+        if (!remote) return;
+        for (const p of paths) this.dirtyIndexPaths.add(p);
+        this.schedule();
+      });
+      // Everything in the index may need work (entries that arrived while we were not running).
+      for (const p of options.index.fileEntries().entries.keys()) this.dirtyIndexPaths.add(p);
+      options.peers.setFileHandler(this);
+      this.schedule();
+      await Promise.race([
+        failed,
+        new Promise<void>((resolve) => {
+          if (signal.aborted) resolve();
+          else
+            signal.addEventListener(
+              'abort',
+              () => {
+                resolve();
+              },
+              { once: true },
+            );
+        }),
+      ]);
+    } finally {
+      options.peers.setFileHandler(undefined);
+      offIndex?.();
+      if (this.batchTimer) clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+      this.watcher?.close();
+      this.watcher = undefined;
+      await this.chain.catch(() => undefined);
+      await this.saveKnown().catch(() => undefined);
+      await this.replicas?.close().catch(() => undefined);
+      await this.orchestrator?.close().catch(() => undefined);
+      this.replicas = undefined;
+      this.orchestrator = undefined;
+      this.fetches.clear();
+      this.blobs.clear();
+      this.inflightChunks = 0;
+      this.setState('off');
+    }
+  }
+
+  /** Host file watchers report changed folder-relative paths here. */
+  notifyChanged(paths: readonly string[]): void {
+    for (const p of paths) this.localPaths.add(p);
+    this.schedule();
+  }
+
+  /** The status for the user's view. */
+  status(): FileSyncStatus {
+    const { entries } = this.options.index.fileEntries();
+    let files = 0;
+    let done = 0;
+    for (const [p, entry] of entries) {
+      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
+      files++;
+      if (this.satisfied(p, entry)) done++;
+    }
+    const pending = files - done;
+    return {
+      state: this.state === 'in-sync' && pending > 0 ? 'syncing' : this.state,
+      files,
+      pending,
+      percent: files === 0 ? 100 : Math.floor((done * 100) / files),
+      conflicts: [...this.conflicts],
+      gitMismatches: [],
+    };
+  }
+
+  /** Whether every file of the index is on disk as the index says and nothing is in flight. */
+  isInSync(): boolean {
+    if (this.state === 'off' || this.state === 'scanning') return false;
+    if (this.hasWork()) return false;
+    const { entries } = this.options.index.fileEntries();
+    for (const [p, entry] of entries) {
+      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
+      if (!this.satisfied(p, entry)) return false;
+    }
+    return true;
+  }
+
+  /** Resolves once the task chain is idle (tests and wait-synced use it). */
+  whenIdle(): Promise<void> {
+    if (!this.hasWork()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  /** Resolves a conflict: keep the file as it is, or put the copy's content back in its place. */
+  async resolveConflict(conflictId: string, choice: ConflictChoice): Promise<void> {
+    await this.enqueue(async () => {
+      const conflict = this.conflicts.find((c) => c.id === conflictId);
+      if (!conflict) return;
+      const folder = this.folderReal();
+      const copyFile = nodePath.join(folder, conflict.copyPath);
+      if (choice === 'keepCopy') {
+        const bytes = await fs.readFile(copyFile);
+        await fs.writeFile(nodePath.join(folder, conflict.path), bytes);
+        this.localPaths.add(conflict.path);
+      }
+      await fs.rm(copyFile, { force: true });
+      this.localPaths.add(conflict.copyPath);
+      this.conflicts = this.conflicts.filter((c) => c.id !== conflictId);
+      await this.saveConflicts();
+      await this.processLocal();
+    });
+  }
+
+  // ---- peers ----
+
+  onFilePeerUp(peerId: string): void {
+    // The peer may hold what we still miss: everything unsatisfied is looked at again.
+    for (const [p] of this.options.index.fileEntries().entries) this.dirtyIndexPaths.add(p);
+    this.requested.clear();
+    for (const fetch of this.fetches.values()) {
+      if (fetch.peer === undefined) fetch.triedPeers.delete(peerId);
+    }
+    this.schedule();
+  }
+
+  onFilePeerDown(peerId: string): void {
+    for (const fetch of this.fetches.values()) {
+      if (fetch.peer === peerId) this.restartFetch(fetch);
+    }
+    this.pumpFetches();
+  }
+
+  onFileMessage(peerId: string, message: FileMessage): void {
+    switch (message.type) {
+      case 'FileStep1':
+        this.enqueueDetached(() => this.answerStep1(peerId, message.fileId, message.stateVector));
+        return;
+      case 'FileUpdate':
+        this.enqueueDetached(() => this.applyRemoteText(peerId, message.fileId, message.update));
+        return;
+      case 'BlobRequest':
+        this.enqueueDetached(() =>
+          this.answerBlobRequest(peerId, message.hash, message.offset, message.length),
+        );
+        return;
+      case 'BlobChunk':
+        this.receiveChunk(peerId, message.hash, message.offset, message.total, message.bytes);
+        return;
+      case 'BlobMissing': {
+        const fetch = this.fetches.get(message.hash);
+        if (fetch && fetch.peer === peerId) this.restartFetch(fetch);
+        this.pumpFetches();
+        return;
+      }
+    }
+  }
+
+  // ---- the serial chain ----
+
+  private hasWork(): boolean {
+    return (
+      this.running > 0 ||
+      this.batchTimer !== undefined ||
+      this.dirtyIndexPaths.size > 0 ||
+      this.dirtyTextIds.size > 0 ||
+      this.localPaths.size > 0 ||
+      this.fetches.size > 0 ||
+      this.blobs.size > 0
+    );
+  }
+
+  private schedule(): void {
+    if (this.batchTimer !== undefined) return;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = undefined;
+      this.enqueueDetached(() => this.runBatch());
+    }, this.options.batchMs ?? 10);
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.running++;
+    const next = this.chain.then(task).finally(() => {
+      this.running--;
+      if (!this.hasWork()) {
+        if (this.state === 'syncing') this.setState('in-sync');
+        for (const waiter of [...this.idleWaiters]) waiter();
+        this.idleWaiters.clear();
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private enqueueDetached(task: () => Promise<void>): void {
+    this.enqueue(task).catch((error: unknown) => {
+      this.ctx?.diagnostics.emit('files.sync.failed', `file sync failed: ${describeError(error)}`);
+      this.fatal?.(error);
+    });
+  }
+
+  private async runBatch(): Promise<void> {
+    if (!this.orchestrator) return;
+    if (this.state !== 'scanning') this.setState('syncing');
+    if (this.localPaths.size > 0 || this.localOverflow) await this.processLocal();
+    if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
+    await this.saveKnown();
+    await this.replicas?.flush();
+  }
+
+  // ---- local changes → index and peers ----
+
+  private async processLocal(): Promise<void> {
+    const orchestrator = this.orchestrator;
+    if (!orchestrator) return;
+    const overflow = this.localOverflow;
+    const paths = [...this.localPaths];
+    this.localPaths.clear();
+    this.localOverflow = false;
+    const previous: ScanSnapshot = {
+      entries: this.known,
+      dirs: this.knownDirs,
+      scannedAt: this.scannedAt,
+    };
+    let upserted: ScanEntry[];
+    let removed: string[];
+    let newDirs: string[];
+    let goneDirs: string[];
+    if (overflow) {
+      const scan = await scanFolder(orchestrator.folderReal, {
+        previous,
+        maxFileBytes: this.maxFileBytes,
+        rules: this.rules,
+      });
+      upserted = [...scan.entries.values()].filter((e) => this.known.get(e.path)?.hash !== e.hash);
+      removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
+      newDirs = [...scan.dirs].filter((d) => !this.knownDirs.has(d));
+      goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
+    } else {
+      const delta = await scanPaths(orchestrator.folderReal, paths, previous, {
+        maxFileBytes: this.maxFileBytes,
+        rules: this.rules,
+      });
+      upserted = [...delta.upserted];
+      removed = [...delta.removed];
+      newDirs = [...delta.dirsAdded];
+      goneDirs = [...delta.dirsRemoved];
+      if (delta.rulesChanged) this.localOverflow = true;
+    }
+    const expected = this.expected;
+    upserted = upserted.filter((e) => {
+      if (expected?.isEcho(e.path, e.hash)) {
+        this.known.set(e.path, e);
+        this.knownDirty = true;
+        return false;
+      }
+      return true;
+    });
+    removed = removed.filter((p) => {
+      if (expected?.isEcho(p, null)) {
+        this.known.delete(p);
+        this.knownDirty = true;
+        return false;
+      }
+      return true;
+    });
+    await this.publishLocal(upserted, removed, newDirs, goneDirs);
+  }
+
+  private async publishLocal(
+    upserted: readonly ScanEntry[],
+    removed: readonly string[],
+    newDirs: readonly string[],
+    goneDirs: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const me = this.options.deviceId;
+    const at = this.now;
+    for (const dir of newDirs) {
+      this.knownDirs.add(dir);
+      const current = this.options.index.fileEntry(dir);
+      if (current?.kind === 'dir' && !current.deleted) continue;
+      await this.send(
+        { type: 'IndexFile', path: dir, kind: 'dir', size: 0, hash: 'dir', by: me, at },
+        signal,
+      );
+    }
+    for (const entry of upserted) {
+      const before = this.known.get(entry.path);
+      let kind = entry.kind;
+      if (kind === 'text') {
+        const published = await this.publishText(entry);
+        if (!published) kind = 'binary';
+      }
+      this.known.set(entry.path, kind === entry.kind ? entry : { ...entry, kind });
+      this.knownDirty = true;
+      const current = this.options.index.fileEntry(entry.path);
+      if (
+        current &&
+        !current.deleted &&
+        current.hash === entry.hash &&
+        current.executable === entry.executable
+      )
+        continue;
+      await this.send(
+        {
+          type: 'IndexFile',
+          path: entry.path,
+          kind,
+          size: entry.size,
+          hash: entry.hash,
+          executable: entry.executable,
+          base: before?.hash ?? current?.hash ?? '',
+          by: me,
+          at,
+        },
+        signal,
+      );
+    }
+    for (const p of removed) {
+      const before = this.known.get(p);
+      this.known.delete(p);
+      this.knownDirty = true;
+      if (!before) continue;
+      const current = this.options.index.fileEntry(p);
+      if (current?.deleted || current === undefined) continue;
+      await this.send(
+        {
+          type: 'IndexFile',
+          path: p,
+          kind: before.kind,
+          size: 0,
+          hash: before.hash,
+          deleted: true,
+          base: before.hash,
+          by: me,
+          at,
+        },
+        signal,
+      );
+    }
+    for (const dir of goneDirs) {
+      this.knownDirs.delete(dir);
+      const current = this.options.index.fileEntry(dir);
+      if (current?.kind !== 'dir' || current.deleted) continue;
+      await this.send(
+        {
+          type: 'IndexFile',
+          path: dir,
+          kind: 'dir',
+          size: 0,
+          hash: 'dir',
+          deleted: true,
+          by: me,
+          at,
+        },
+        signal,
+      );
+    }
+  }
+
+  /** Records a local text file in its document and sends the change to peers. */
+  private async publishText(entry: ScanEntry): Promise<boolean> {
+    const replicas = this.replicas;
+    if (!replicas) return false;
+    const bytes = await fs
+      .readFile(nodePath.join(this.folderReal(), entry.path))
+      .catch(() => undefined);
+    if (bytes === undefined) return false;
+    const decoded = decodeText(bytes);
+    if (decoded === undefined) return false;
+    const fileId = fileIdOf(entry.path);
+    this.pathsById.set(fileId, entry.path);
+    const doc = await replicas.get(fileId);
+    const before = Y.encodeStateVector(doc);
+    const content = { text: decoded.text, encoding: decoded.encoding, bom: decoded.bom };
+    if (!isSeeded(doc)) {
+      seedTextFileDoc(doc, content, LOCAL_ORIGIN);
+    } else {
+      const oldText = this.diskText(entry.path, doc);
+      applyLocalFileChange(doc, oldText, content, LOCAL_ORIGIN);
+    }
+    this.lastDiskText.delete(entry.path);
+    const update = Y.encodeStateAsUpdate(doc, before);
+    if (!sameVector(before, Y.encodeStateVector(doc))) {
+      for (const peer of this.options.peers.filePeers()) {
+        this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
+      }
+    }
+    return true;
+  }
+
+  /** What this device last had on disk for `path` while its document moved on. */
+  private readonly lastDiskText = new Map<string, string>();
+
+  private diskText(path: string, doc: Y.Doc): string {
+    return this.lastDiskText.get(path) ?? readTextFile(doc)?.text ?? '';
+  }
+
+  private async send(intent: Intent, signal?: AbortSignal): Promise<void> {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    await ctx.send(intent, 'FileWatcher', signal);
+  }
+
+  // ---- remote changes → disk ----
+
+  private async reconcile(): Promise<void> {
+    const changes: RemoteChange[] = [];
+    const publishAfter: string[] = [];
+    const paths = [...this.dirtyIndexPaths].sort();
+    this.dirtyIndexPaths.clear();
+    const textIds = [...this.dirtyTextIds];
+    this.dirtyTextIds.clear();
+    const textPaths = new Set<string>();
+    for (const id of textIds) {
+      const p = this.pathsById.get(id);
+      if (p !== undefined) textPaths.add(p);
+    }
+    for (const p of paths) {
+      const entry = this.options.index.fileEntry(p);
+      if (!entry) continue;
+      if (!isSafeRelativePath(p) || this.isIgnored(p)) continue;
+      if (entry.kind === 'text' && !entry.deleted) {
+        this.pathsById.set(fileIdOf(p), p);
+        textPaths.add(p);
+        continue;
+      }
+      await this.reconcileEntry(p, entry, changes, publishAfter);
+    }
+    for (const p of [...textPaths].sort()) {
+      const entry = this.options.index.fileEntry(p);
+      if (!entry || entry.deleted || entry.kind !== 'text') continue;
+      if (!isSafeRelativePath(p) || this.isIgnored(p)) continue;
+      await this.reconcileText(p, entry, changes, publishAfter);
+    }
+    if (changes.length > 0) await this.applyChanges(changes);
+    for (const p of publishAfter) this.localPaths.add(p);
+    if (publishAfter.length > 0) await this.processLocal();
+    this.pumpFetches();
+  }
+
+  private async reconcileEntry(
+    p: string,
+    entry: FileEntry,
+    changes: RemoteChange[],
+    publishAfter: string[],
+  ): Promise<void> {
+    const known = this.known.get(p);
+    if (entry.kind === 'dir') {
+      if (entry.deleted) {
+        if (this.knownDirs.has(p)) changes.push({ type: 'remove', path: p });
+      } else if (!this.knownDirs.has(p)) {
+        changes.push({ type: 'mkdir', path: p });
+      }
+      return;
+    }
+    if (entry.deleted) {
+      if (!known) return;
+      if (known.hash === entry.hash) changes.push({ type: 'remove', path: p });
+      // A delete that did not see our version: ours is kept and published again.
+      else if (entry.by !== this.options.deviceId) publishAfter.push(p);
+      return;
+    }
+    if (known?.hash === entry.hash) return;
+    if (entry.by === this.options.deviceId) return;
+    const content = await this.blobFor(entry, p);
+    if (content === undefined) return;
+    const mode = entry.executable ? 0o755 : 0o644;
+    if (known && entry.base !== known.hash) {
+      // Concurrent with our version: ours goes to a conflict copy, the index's version wins.
+      const mine = await fs.readFile(nodePath.join(this.folderReal(), p)).catch(() => undefined);
+      if (mine !== undefined && sha256(mine) === known.hash) {
+        changes.push({
+          type: 'conflict',
+          path: p,
+          content: mine,
+          deviceShortId: this.options.deviceId.slice(0, 8),
+          at: this.now,
+          mode: known.executable ? 0o755 : 0o644,
+        });
+      }
+    }
+    changes.push({ type: 'put', path: p, content, hash: entry.hash, mode });
+  }
+
+  private async reconcileText(
+    p: string,
+    entry: FileEntry,
+    changes: RemoteChange[],
+    publishAfter: string[],
+  ): Promise<void> {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    const fileId = fileIdOf(p);
+    const doc = await replicas.get(fileId);
+    const known = this.known.get(p);
+    if (!isSeeded(doc)) {
+      this.requestText(fileId, entry.by);
+      return;
+    }
+    const seeds = concurrentSeeds(doc);
+    if (seeds.length > 1) {
+      await this.resolveSeeds(p, doc, seeds, changes);
+      return;
+    }
+    const bytes = textFileBytes(doc);
+    if (bytes === undefined) return;
+    const hash = sha256(bytes);
+    if (hash !== entry.hash) this.requestText(fileId, entry.by);
+    else this.requested.delete(fileId);
+    if (known?.hash === hash) return;
+    if (!known && hash !== entry.hash) return; // wait for the content the index names
+    changes.push({
+      type: 'put',
+      path: p,
+      content: bytes,
+      hash,
+      mode: entry.executable ? 0o755 : 0o644,
+    });
+    // The merged content differs from the index's: publish it once written.
+    if (hash !== entry.hash) publishAfter.push(p);
+  }
+
+  /** Two devices created the file with different content: the larger seed's owner keeps a copy. */
+  private async resolveSeeds(
+    p: string,
+    doc: Y.Doc,
+    seeds: readonly string[],
+    changes: RemoteChange[],
+  ): Promise<void> {
+    const known = this.known.get(p);
+    if (!known) return; // not ours: wait for the owner to resolve it
+    const mine = await fs.readFile(nodePath.join(this.folderReal(), p)).catch(() => undefined);
+    if (mine === undefined) return;
+    const decoded = decodeText(mine);
+    if (decoded === undefined) return;
+    const mySeed = String(
+      seedClientId(doc.guid, { text: decoded.text, encoding: decoded.encoding, bom: decoded.bom }),
+    );
+    const winner = seeds[0];
+    if (!seeds.includes(mySeed) || mySeed === winner) return;
+    const before = Y.encodeStateVector(doc);
+    removeSeed(doc, Number(mySeed));
+    const update = Y.encodeStateAsUpdate(doc, before);
+    for (const peer of this.options.peers.filePeers()) {
+      this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId: fileIdOf(p), update });
+    }
+    changes.push({
+      type: 'conflict',
+      path: p,
+      content: mine,
+      deviceShortId: this.options.deviceId.slice(0, 8),
+      at: this.now,
+      mode: known.executable ? 0o755 : 0o644,
+    });
+    const bytes = textFileBytes(doc);
+    if (bytes !== undefined) {
+      changes.push({ type: 'put', path: p, content: bytes, hash: sha256(bytes) });
+    }
+  }
+
+  private requestText(fileId: string, preferred: string | undefined): void {
+    const last = this.requested.get(fileId);
+    const now = Date.now();
+    if (last !== undefined && now - last < REQUEST_RETRY_MS) return;
+    const replicas = this.replicas;
+    if (!replicas) return;
+    const peers = this.options.peers.filePeers();
+    if (peers.length === 0) return;
+    this.requested.set(fileId, now);
+    const targets = preferred !== undefined && peers.includes(preferred) ? [preferred] : peers;
+    void replicas.get(fileId).then((doc) => {
+      const stateVector = Y.encodeStateVector(doc);
+      for (const peer of targets) {
+        this.options.peers.sendFile(peer, { type: 'FileStep1', fileId, stateVector });
+      }
+    });
+  }
+
+  private async answerStep1(
+    peerId: string,
+    fileId: string,
+    stateVector: Uint8Array,
+  ): Promise<void> {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    if (!(await replicas.has(fileId))) return;
+    const doc = await replicas.get(fileId);
+    let update: Uint8Array;
+    try {
+      update = Y.encodeStateAsUpdate(doc, stateVector);
+    } catch (error) {
+      this.reject(peerId, `bad state vector for file ${fileId}: ${describeError(error)}`);
+      return;
+    }
+    await this.options.peers.whenWritable(peerId);
+    this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update });
+  }
+
+  private async applyRemoteText(peerId: string, fileId: string, update: Uint8Array): Promise<void> {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    if (validateYjsUpdate(update) === undefined) {
+      this.reject(peerId, `malformed update for file ${fileId}`);
+      return;
+    }
+    const doc = await replicas.get(fileId);
+    const path = this.pathsById.get(fileId);
+    const before = Y.encodeStateVector(doc);
+    const textBefore = isSeeded(doc) ? readTextFile(doc)?.text : undefined;
+    try {
+      Y.applyUpdate(doc, update, peerId);
+    } catch (error) {
+      this.reject(peerId, `update for file ${fileId} does not apply: ${describeError(error)}`);
+      return;
+    }
+    if (sameVector(before, Y.encodeStateVector(doc))) return;
+    // Remember what the disk holds until the new content is written there.
+    if (path !== undefined && textBefore !== undefined && !this.lastDiskText.has(path)) {
+      const known = this.known.get(path);
+      if (known && sha256(textFileBytes(doc) ?? new Uint8Array()) !== known.hash) {
+        this.lastDiskText.set(path, textBefore);
+      }
+    }
+    this.requested.delete(fileId);
+    for (const peer of this.options.peers.filePeers()) {
+      if (peer !== peerId)
+        this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
+    }
+    this.dirtyTextIds.add(fileId);
+    this.schedule();
+  }
+
+  private async applyChanges(changes: readonly RemoteChange[]): Promise<void> {
+    const orchestrator = this.orchestrator;
+    const expected = this.expected;
+    if (!orchestrator || !expected) return;
+    const current = new Map<string, IndexEntry>();
+    for (const [p, e] of this.known) current.set(p, { kind: 'file', hash: e.hash, mode: e.mode });
+    for (const d of this.knownDirs) current.set(d, { kind: 'dir' });
+    const plan = buildPlan(changes, current);
+    for (const { action } of plan.actions) {
+      if (action.type === 'write') expected.expect(action.path, sha256(action.content));
+      else if (action.type === 'delete') expected.expect(action.path, null);
+      else if (action.type === 'conflictCopy')
+        expected.expect(action.copyPath, sha256(action.content));
+    }
+    const rules: FolderRules = {
+      pathStyle: 'posix',
+      caseInsensitive: false,
+      isIgnored: (p) => this.isIgnored(p),
+      dirtyPaths: this.options.dirtyPaths?.() ?? new Set(),
+      maxFileBytes: this.maxFileBytes,
+    };
+    const report = await orchestrator.apply(plan, rules);
+    const folder = orchestrator.folderReal;
+    for (const result of report.results) {
+      const planned = plan.actions.find((a) => a.id === result.id);
+      if (!planned) continue;
+      const action = planned.action;
+      if (result.status !== 'completed') {
+        this.ctx?.diagnostics.emit(
+          'files.sync.rejected',
+          `${action.type} ${'path' in action ? action.path : action.from} halted: ${result.code ?? ''} ${result.message ?? ''}`,
+        );
+        if (action.type === 'write') {
+          expected.cancel(action.path, sha256(action.content));
+          this.localPaths.add(action.path);
+        }
+        continue;
+      }
+      switch (action.type) {
+        case 'write': {
+          const entry = await this.entryAfterWrite(folder, action.path, action.content);
+          if (entry) this.known.set(action.path, entry);
+          this.lastDiskText.delete(action.path);
+          const blobHash = sha256(action.content);
+          this.releaseBlob(blobHash, action.path);
+          break;
+        }
+        case 'delete':
+          this.known.delete(action.path);
+          this.knownDirs.delete(action.path);
+          break;
+        case 'mkdir':
+          this.knownDirs.add(action.path);
+          break;
+        case 'conflictCopy': {
+          const conflict: FileConflict = {
+            id: action.copyPath,
+            path: action.path,
+            copyPath: action.copyPath,
+            kind: this.options.index.fileEntry(action.path)?.kind === 'text' ? 'text' : 'binary',
+            device: this.options.deviceId,
+            at: this.now,
+          };
+          this.conflicts = [...this.conflicts.filter((c) => c.id !== conflict.id), conflict];
+          this.ctx?.diagnostics.emit(
+            'files.sync.conflict',
+            `${action.path} changed on two devices: this device's version is kept as ${action.copyPath}`,
+          );
+          // The copy is a new file of this device: it syncs like any other.
+          expected.cancel(action.copyPath, sha256(action.content));
+          this.localPaths.add(action.copyPath);
+          await this.saveConflicts();
+          break;
+        }
+        case 'rename':
+          break;
+      }
+      this.knownDirty = true;
+    }
+  }
+
+  private async entryAfterWrite(
+    folder: string,
+    p: string,
+    content: Uint8Array,
+  ): Promise<ScanEntry | undefined> {
+    const stat = await fs.stat(nodePath.join(folder, p)).catch(() => undefined);
+    if (!stat) return undefined;
+    const hash = sha256(content);
+    const kind = decodeText(content) !== undefined ? 'text' : 'binary';
+    const indexKind = this.options.index.fileEntry(p)?.kind;
+    return {
+      path: p,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      mode: stat.mode & 0o777,
+      executable: (stat.mode & 0o100) !== 0,
+      kind: indexKind === 'text' || indexKind === 'binary' ? indexKind : kind,
+      hash,
+    };
+  }
+
+  // ---- blobs ----
+
+  /** The content of a binary entry when it is here (fetched or local), else starts fetching it. */
+  private async blobFor(entry: FileEntry, p: string): Promise<Uint8Array | undefined> {
+    if (entry.hash === EMPTY_HASH) return new Uint8Array();
+    const cached = this.blobs.get(entry.hash);
+    if (cached) return cached;
+    if (entry.size > this.maxFileBytes) {
+      this.ctx?.diagnostics.emit('files.sync.rejected', `${p} is over the size limit: not synced`);
+      return undefined;
+    }
+    // Another local file with the same content: copy it.
+    for (const [other, known] of this.known) {
+      if (known.hash !== entry.hash) continue;
+      const bytes = await fs
+        .readFile(nodePath.join(this.folderReal(), other))
+        .catch(() => undefined);
+      if (bytes !== undefined && sha256(bytes) === entry.hash) return bytes;
+    }
+    let waiting = this.waitingForBlob.get(entry.hash);
+    if (!waiting) {
+      waiting = new Set();
+      this.waitingForBlob.set(entry.hash, waiting);
+    }
+    waiting.add(p);
+    if (!this.fetches.has(entry.hash)) {
+      this.fetches.set(entry.hash, {
+        hash: entry.hash,
+        size: entry.size,
+        buffer: Buffer.alloc(entry.size),
+        nextOffset: 0,
+        received: 0,
+        inflight: 0,
+        peer: undefined,
+        triedPeers: new Set(),
+      });
+    }
+    return undefined;
+  }
+
+  private releaseBlob(hash: string, p: string): void {
+    const waiting = this.waitingForBlob.get(hash);
+    waiting?.delete(p);
+    if (!waiting || waiting.size === 0) {
+      this.waitingForBlob.delete(hash);
+      this.blobs.delete(hash);
+    }
+  }
+
+  private restartFetch(fetch: BlobFetch): void {
+    if (fetch.peer !== undefined) fetch.triedPeers.add(fetch.peer);
+    this.inflightChunks -= fetch.inflight;
+    fetch.inflight = 0;
+    fetch.peer = undefined;
+    fetch.nextOffset = 0;
+    fetch.received = 0;
+  }
+
+  private pumpFetches(): void {
+    const peers = this.options.peers.filePeers();
+    for (const fetch of this.fetches.values()) {
+      if (this.inflightChunks >= MAX_INFLIGHT_CHUNKS) return;
+      if (fetch.peer === undefined || !peers.includes(fetch.peer)) {
+        const candidates = peers.filter((p) => !fetch.triedPeers.has(p));
+        if (candidates.length === 0) {
+          if (peers.length > 0 && fetch.triedPeers.size > 0) {
+            // Nobody has it now: forget the fetch; the next index change or peer asks again.
+            this.dropFetch(fetch);
+          }
+          continue;
+        }
+        fetch.peer = candidates[0];
+        fetch.nextOffset = 0;
+        fetch.received = 0;
+      }
+      const peer = fetch.peer;
+      if (peer === undefined) continue;
+      while (fetch.nextOffset < fetch.size && this.inflightChunks < MAX_INFLIGHT_CHUNKS) {
+        const length = Math.min(BLOB_CHUNK_BYTES, fetch.size - fetch.nextOffset);
+        const sent = this.options.peers.sendFile(peer, {
+          type: 'BlobRequest',
+          hash: fetch.hash,
+          offset: fetch.nextOffset,
+          length,
+        });
+        if (!sent) break;
+        fetch.nextOffset += length;
+        fetch.inflight++;
+        this.inflightChunks++;
+      }
+    }
+  }
+
+  private dropFetch(fetch: BlobFetch): void {
+    this.inflightChunks -= fetch.inflight;
+    this.fetches.delete(fetch.hash);
+    this.waitingForBlob.delete(fetch.hash);
+  }
+
+  private receiveChunk(
+    peerId: string,
+    hash: string,
+    offset: number,
+    total: number,
+    bytes: Uint8Array,
+  ): void {
+    const fetch = this.fetches.get(hash);
+    if (!fetch || fetch.peer !== peerId) return; // late or unasked: ignored
+    if (total !== fetch.size || offset + bytes.length > fetch.size || bytes.length === 0) {
+      this.reject(peerId, `blob chunk for ${hash.slice(0, 12)} does not fit (offset ${offset})`);
+      this.restartFetch(fetch);
+      this.pumpFetches();
+      return;
+    }
+    fetch.buffer.set(bytes, offset);
+    fetch.received += bytes.length;
+    fetch.inflight--;
+    this.inflightChunks--;
+    if (fetch.received >= fetch.size) {
+      this.fetches.delete(hash);
+      if (sha256(fetch.buffer) !== hash) {
+        this.reject(peerId, `blob ${hash.slice(0, 12)} from ${peerId} failed verification`);
+        fetch.triedPeers.add(peerId);
+        fetch.peer = undefined;
+        fetch.received = 0;
+        fetch.nextOffset = 0;
+        this.fetches.set(hash, fetch);
+      } else {
+        this.blobs.set(hash, fetch.buffer);
+        for (const p of this.waitingForBlob.get(hash) ?? []) this.dirtyIndexPaths.add(p);
+        this.schedule();
+      }
+    }
+    this.pumpFetches();
+  }
+
+  private async answerBlobRequest(
+    peerId: string,
+    hash: string,
+    offset: number,
+    length: number,
+  ): Promise<void> {
+    const cached = this.blobs.get(hash);
+    let source: { bytes: Uint8Array; total: number } | undefined;
+    if (cached) {
+      source = { bytes: cached.subarray(offset, offset + length), total: cached.length };
+    } else {
+      for (const [p, known] of this.known) {
+        if (known.hash !== hash) continue;
+        const handle = await fs
+          .open(nodePath.join(this.folderReal(), p), 'r')
+          .catch(() => undefined);
+        if (!handle) continue;
+        try {
+          const total = (await handle.stat()).size;
+          const buffer = Buffer.alloc(Math.max(0, Math.min(length, total - offset)));
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+          source = { bytes: buffer.subarray(0, bytesRead), total };
+        } finally {
+          await handle.close();
+        }
+        break;
+      }
+    }
+    await this.options.peers.whenWritable(peerId);
+    if (!source || source.bytes.length === 0) {
+      this.options.peers.sendFile(peerId, { type: 'BlobMissing', hash });
+      return;
+    }
+    this.options.peers.sendFile(peerId, {
+      type: 'BlobChunk',
+      hash,
+      offset,
+      total: source.total,
+      bytes: source.bytes,
+    });
+  }
+
+  // ---- state ----
+
+  private satisfied(p: string, entry: FileEntry): boolean {
+    const known = this.known.get(p);
+    return known?.hash === entry.hash;
+  }
+
+  private isIgnored(p: string): boolean {
+    return this.rules.isIgnored(p);
+  }
+
+  private folderReal(): string {
+    return this.orchestrator?.folderReal ?? this.options.folder;
+  }
+
+  private reject(peerId: string, message: string): void {
+    this.ctx?.diagnostics.emit('files.sync.rejected', message, { peerId });
+  }
+
+  private setState(state: FileSyncState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onStatus?.(this.status());
+  }
+
+  private async loadKnown(): Promise<void> {
+    const file = nodePath.join(this.options.stateDir, KNOWN_FILE);
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    this.known = new Map();
+    this.knownDirs = new Set();
+    if (text !== undefined) {
+      try {
+        const parsed = JSON.parse(text) as {
+          version?: unknown;
+          entries?: unknown;
+          dirs?: unknown;
+          scannedAt?: unknown;
+        };
+        if (parsed.version === KNOWN_VERSION && Array.isArray(parsed.entries)) {
+          for (const e of parsed.entries as ScanEntry[]) {
+            if (typeof e.path === 'string' && typeof e.hash === 'string') this.known.set(e.path, e);
+          }
+          if (Array.isArray(parsed.dirs)) {
+            for (const d of parsed.dirs) if (typeof d === 'string') this.knownDirs.add(d);
+          }
+          if (typeof parsed.scannedAt === 'number') this.scannedAt = parsed.scannedAt;
+        }
+      } catch {
+        this.ctx?.diagnostics.emit('files.sync.rejected', `${file} is unreadable: rescanning`);
+      }
+    }
+    const conflicts = await fs
+      .readFile(nodePath.join(this.options.stateDir, CONFLICTS_FILE), 'utf8')
+      .catch(() => undefined);
+    if (conflicts !== undefined) {
+      try {
+        const parsed = JSON.parse(conflicts) as unknown;
+        if (Array.isArray(parsed)) this.conflicts = parsed as FileConflict[];
+      } catch {
+        this.conflicts = [];
+      }
+    }
+  }
+
+  private async saveKnown(): Promise<void> {
+    if (!this.knownDirty) return;
+    this.knownDirty = false;
+    const file = nodePath.join(this.options.stateDir, KNOWN_FILE);
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(
+      temp,
+      JSON.stringify({
+        version: KNOWN_VERSION,
+        scannedAt: this.scannedAt,
+        entries: [...this.known.values()],
+        dirs: [...this.knownDirs],
+      }),
+    );
+    await fs.rename(temp, file);
+  }
+
+  private async saveConflicts(): Promise<void> {
+    const file = nodePath.join(this.options.stateDir, CONFLICTS_FILE);
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(this.conflicts));
+    await fs.rename(temp, file);
+    this.options.onStatus?.(this.status());
+  }
+}
+
+function sameVector(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** Deletes every live character that client `seed` inserted, and its seed key. */
+function removeSeed(doc: Y.Doc, seed: number): void {
+  const text = fileText(doc);
+  const ranges: [number, number][] = [];
+  let index = 0;
+  let item = text._start;
+  while (item !== null) {
+    if (!item.deleted && item.countable) {
+      if (item.id.client === seed) ranges.push([index, item.length]);
+      index += item.length;
+    }
+    item = item.right;
+  }
+  doc.transact(() => {
+    for (let i = ranges.length - 1; i >= 0; i--) {
+      const range = ranges[i];
+      if (range) text.delete(range[0], range[1]);
+    }
+    doc.getMap('seeds').delete(String(seed));
+  }, LOCAL_ORIGIN);
+}
