@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { FILE_SYNC_OFF, type FileSyncStatus } from '../../../src/core/files/fileSyncStatus';
 import { initialState, type RegisterState } from '../../../src/core/state';
 import {
+  describeFileSync,
   escapeMarkdown,
   formatAgo,
   statusTooltipMarkdown,
@@ -139,5 +141,85 @@ describe('formatAgo and escapeMarkdown', () => {
   it('escapes every Markdown special character', () => {
     assert.equal(escapeMarkdown('a*b_c`d'), 'a\\*b\\_c\\`d');
     assert.equal(escapeMarkdown('plain text'), 'plain text');
+  });
+});
+
+describe('summarizeStatus with the file sync', () => {
+  const base = withWorkers(initialState(), 'running');
+  const idle: RegisterState = {
+    ...base,
+    sync: { peers: { p1: { peerId: 'p1', state: 'Idle', updatesReceived: 0 } } },
+  };
+  const conflict = {
+    id: 'a.png.conflict',
+    path: 'a.png',
+    copyPath: 'a.png.conflict',
+    kind: 'binary' as const,
+    device: 'laptop',
+    at: 1,
+  };
+
+  it('shows "syncing N%" while files sync, over devices in sync', () => {
+    const files: FileSyncStatus = { ...FILE_SYNC_OFF, state: 'syncing', percent: 42.7, pending: 9 };
+    const s = summarizeStatus(idle, files);
+    assert.equal(s.kind, 'syncing');
+    assert.equal(s.text, 'Twinspace: syncing 42%');
+    assert.equal(s.icon, 'sync~spin');
+    assert.match(s.tooltip, /Files: syncing 42% · 9 pending/);
+    // Out-of-range percentages are clamped.
+    assert.equal(summarizeStatus(idle, { ...files, percent: 250 }).text, 'Twinspace: syncing 100%');
+    assert.equal(summarizeStatus(idle, { ...files, percent: NaN }).text, 'Twinspace: syncing 0%');
+  });
+
+  it('shows "N conflicts" over progress; a failed worker still wins', () => {
+    const files: FileSyncStatus = {
+      ...FILE_SYNC_OFF,
+      state: 'syncing',
+      percent: 10,
+      conflicts: [conflict, { ...conflict, id: 'b', path: 'b' }],
+    };
+    const s = summarizeStatus(idle, files);
+    assert.equal(s.kind, 'conflict');
+    assert.equal(s.text, 'Twinspace: 2 conflicts');
+    assert.equal(s.icon, 'warning');
+    assert.equal(
+      summarizeStatus(idle, { ...files, conflicts: [conflict] }).text,
+      'Twinspace: 1 conflict',
+    );
+    assert.equal(summarizeStatus(withWorkers(initialState(), 'failed'), files).kind, 'error');
+  });
+
+  it('an idle or absent file sync leaves the device states as they were', () => {
+    assert.deepEqual(summarizeStatus(idle, FILE_SYNC_OFF), summarizeStatus(idle));
+    const inSync: FileSyncStatus = { ...FILE_SYNC_OFF, state: 'in-sync', files: 12 };
+    assert.equal(summarizeStatus(idle, inSync).text, 'Twinspace: 1 device in sync');
+    assert.equal(summarizeStatus(undefined, inSync).kind, 'off');
+  });
+
+  it('the tooltip lists files, conflicts (escaped) and git mismatches by device name', () => {
+    const files: FileSyncStatus = {
+      ...FILE_SYNC_OFF,
+      state: 'in-sync',
+      files: 3,
+      conflicts: [{ ...conflict, path: '[x](command:evil).png' }],
+      git: { branch: 'main', head: 'aaaaaaaaaa' },
+      gitMismatches: [{ deviceId: 'p1', branch: 'feature', head: 'bbbbbbbbbbbb' }],
+    };
+    const md = statusTooltipMarkdown(idle, { p1: { name: 'Laptop', shortId: 's' } }, 0, [], files);
+    assert.match(md, /^\*\*Twinspace: 1 conflict\*\*/);
+    assert.ok(md.includes('$(warning) Files: in sync · 3 files · 1 conflict'), md);
+    assert.ok(md.includes('\\[x\\]\\(command:evil\\)\\.png'), md);
+    assert.ok(!md.includes('[x](command'), md);
+    assert.ok(md.includes('$(git-branch) Laptop is on feature @ bbbbbbb'), md);
+  });
+});
+
+describe('describeFileSync', () => {
+  it('names each file sync state', () => {
+    const s = (x: Partial<FileSyncStatus>): string => describeFileSync({ ...FILE_SYNC_OFF, ...x });
+    assert.equal(s({}), 'Files: not syncing');
+    assert.equal(s({ state: 'scanning' }), 'Files: scanning');
+    assert.match(s({ state: 'awaiting-confirmation' }), /waiting for your confirmation/);
+    assert.equal(s({ state: 'in-sync', files: 1 }), 'Files: in sync · 1 file');
   });
 });
