@@ -7,6 +7,7 @@
  *  - a command in the imperative, `<Verb><Object>` (`VisitNode`, `PinNode`), when it asks the
  *    Engine to change state and may be refused.
  */
+import type { OpenEditorsState } from './openEditors';
 
 export type IntentSource =
   | 'Restore'
@@ -86,6 +87,16 @@ export type Intent =
         readonly y: number;
       }[];
     }
+  /**
+   * Command: publish this device's open editors (replicated; stored in `devices.editors` under
+   * `deviceId`, replacing that device's previous entry; validated in openEditors.ts).
+   */
+  | {
+      readonly type: 'PublishOpenEditors';
+      readonly deviceId: string;
+      readonly deviceName: string;
+      readonly editors: OpenEditorsState;
+    }
   /** Command: record a file in the replicated file index (see FileEntry in workspaceDoc.ts). */
   | ({
       readonly type: 'IndexFile';
@@ -138,6 +149,7 @@ export function isReplicatedIntent(intent: Intent): boolean {
     case 'VisitNode':
     case 'PinNode':
     case 'MoveNodes':
+    case 'PublishOpenEditors':
     case 'IndexFile':
       return true;
     default:

@@ -6,6 +6,8 @@
  *  - `graph.nodes`: Y.Map  nodeId → Y.Map { kind, label, visits, pinned, x?, y? (MoveNodes) }
  *  - `graph.edges`: Y.Map  `${from}\u0000${to}` → Y.Map { kind, count }
  *  - `files`:       Y.Map  path → { size, hash }   (a plain JSON value, replaced as a whole)
+ *  - `devices.editors`: Y.Map deviceId → { deviceName, editors } (JSON, replaced as a whole; see
+ *    openEditors.ts, which also validates it on read)
  *
  * Concurrency notes: `visits` and `count` are plain map values, so two devices incrementing at the
  * same moment converge to one of the two values (last writer wins), not to their sum; they are
@@ -18,6 +20,7 @@
 import * as Y from 'yjs';
 import type { ResultCode } from './errors';
 import type { EdgeKind, Intent, NodeKind } from './intents';
+import { applyPublishOpenEditors } from './openEditors';
 import type { ReplicaSummary } from './state';
 
 export const GRAPH_NODES = 'graph.nodes';
@@ -127,6 +130,8 @@ export function applyReplicatedIntent(
       return pinNode(doc, intent, origin);
     case 'MoveNodes':
       return moveNodes(doc, intent, origin);
+    case 'PublishOpenEditors':
+      return applyPublishOpenEditors(doc, intent, origin);
     case 'IndexFile':
       return indexFile(doc, intent, origin);
     case 'RemoteUpdateReceived':
