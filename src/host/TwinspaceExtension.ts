@@ -4,6 +4,9 @@ import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
 import type { SyncPanelView } from '../core/protocol/syncPanelProtocol';
 import type { RegisterState } from '../core/state';
+import type { Intent, IntentSource } from '../core/intents';
+import { countEditors } from '../core/openEditors';
+import { LifecycleHost } from './LifecycleHost';
 import { summarizeStatus } from '../core/statusSummary';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
 import { shortDeviceId } from '../sync/identity/DeviceIdentity';
@@ -46,6 +49,13 @@ export interface TwinspaceApi {
   /** The status bar tooltip's Markdown source. */
   readonly statusTooltip: () => string;
   readonly commandIds: readonly string[];
+  /** Lifecycle workers and open editors ("continue on this device"). */
+  readonly lifecycle: {
+    /** Enqueues an intent as the host would (tests publish a fake device's editors with it). */
+    dispatch(intent: Intent, source: IntentSource): Promise<void>;
+    /** Devices whose open editors the workspace document holds (this one included). */
+    devices(): readonly { deviceId: string; deviceName: string; editors: number }[];
+  };
   deactivateForTest(): Promise<void>;
 }
 
@@ -54,6 +64,7 @@ export class TwinspaceExtension implements vscode.Disposable {
   private runtime: RegistryRuntime | undefined;
   private lastRuntime: RegistryRuntime | undefined;
   private deviceSync: DeviceSync | undefined;
+  private lifecycle: LifecycleHost | undefined;
   private lastDeviceSync: DeviceSync | undefined;
   private syncError: string | undefined;
   private readonly syncCommands: DeviceSyncCommands;
@@ -146,6 +157,18 @@ export class TwinspaceExtension implements vscode.Disposable {
       statusText: () => this.statusBar.text,
       statusTooltip: () => this.statusBar.tooltipMarkdown,
       commandIds: COMMAND_TABLE.map((c) => c.id),
+      lifecycle: {
+        dispatch: async (intent, source) => {
+          if (!this.runtime) throw new Error('Device Sync is not running');
+          await this.runtime.dispatch(intent, source);
+        },
+        devices: () =>
+          (this.lifecycle?.devices() ?? []).map((d) => ({
+            deviceId: d.deviceId,
+            deviceName: d.deviceName,
+            editors: countEditors(d.editors),
+          })),
+      },
       deactivateForTest: () => this.stop(SHUTDOWN_TIMEOUT_MS),
     };
   }
@@ -167,7 +190,24 @@ export class TwinspaceExtension implements vscode.Disposable {
       this.notifyView();
     });
     await this.startDeviceSync(runtime);
+    this.startLifecycle(runtime);
     this.statusBar.render(runtime.snapshot(), undefined, this.syncError);
+  }
+
+  /** Prefetch scheduler, tab demoter, open-editors publisher and "continue on this device". */
+  private startLifecycle(runtime: RegistryRuntime): void {
+    try {
+      const sync = this.deviceSync;
+      this.lifecycle = new LifecycleHost(runtime, {
+        folder: vscode.workspace.workspaceFolders?.[0]?.uri,
+        ...(sync ? { device: { id: sync.identity.deviceId, name: sync.settings.deviceName } } : {}),
+        log: (message) => {
+          this.output.warn(`[host.lifecycle] ${message}`);
+        },
+      });
+    } catch (error) {
+      runtime.diagnostics.emit('host.activation.failed', `lifecycle: ${describeError(error)}`);
+    }
   }
 
   private settings(): DeviceSyncSettings {
@@ -247,6 +287,8 @@ export class TwinspaceExtension implements vscode.Disposable {
     const runtime = this.runtime;
     if (!runtime) return;
     this.runtime = undefined;
+    this.lifecycle?.dispose();
+    this.lifecycle = undefined;
     this.lastRuntime = runtime;
     this.unsubscribeSnapshot?.();
     this.unsubscribeSnapshot = undefined;
@@ -385,6 +427,10 @@ export class TwinspaceExtension implements vscode.Disposable {
       'twinspace.forgetDevice': (arg) => this.syncCommands.forgetDevice(arg),
       'twinspace.linkWorkspace': (arg) => this.syncCommands.linkWorkspace(arg),
       'twinspace.addPeerAddress': (arg) => this.syncCommands.addPeerAddress(arg),
+      'twinspace.continueOnThisDevice': (arg) => {
+        if (!this.lifecycle) throw new Error(vscode.l10n.t('Device Sync is not running.'));
+        return this.lifecycle.continueOnDevice.run(arg);
+      },
     };
   }
 

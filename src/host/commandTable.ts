@@ -17,6 +17,11 @@ export const COMMAND_TABLE = [
     icon: '$(link)',
   },
   { id: 'twinspace.addPeerAddress', title: 'Add a Device by Address…', icon: '$(add)' },
+  {
+    id: 'twinspace.continueOnThisDevice',
+    title: 'Continue on This Device…',
+    icon: '$(multiple-windows)',
+  },
 ] as const;
 
 export const COMMAND_CATEGORY = 'Twinspace';
