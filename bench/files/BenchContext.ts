@@ -104,8 +104,14 @@ export async function treeDifference(
   const listing = await listTree(dest);
   if (!sameListing(listing, ctx.sourceListing)) {
     const have = new Set(listing.map((e) => e.path));
-    const missing = ctx.sourceListing.filter((e) => !have.has(e.path)).length;
-    return `listing differs: ${listing.length} files (source ${ctx.sourceListing.length}), ${missing} missing`;
+    const missing = ctx.sourceListing.filter((e) => !have.has(e.path)).map((e) => e.path);
+    const source = new Set(ctx.sourceListing.map((e) => e.path));
+    const extra = listing.filter((e) => !source.has(e.path)).map((e) => e.path);
+    const few = (xs: string[]): string => xs.slice(0, 3).join(', ') + (xs.length > 3 ? ', …' : '');
+    return (
+      `listing differs: ${listing.length} files (source ${ctx.sourceListing.length}); ` +
+      `${missing.length} missing (${few(missing)}); ${extra.length} extra (${few(extra)})`
+    );
   }
   if (!full) return undefined;
   const d = compareDigests(ctx.sourceDigest, await digestTree(dest));

@@ -3,6 +3,7 @@
  * on Ctrl-C and on errors. Also: bounded synchronous commands and graceful stops.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Tracked {
   readonly child: ChildProcess;
@@ -17,8 +18,11 @@ export class ProcessTracker {
   private readonly live = new Set<ChildProcess>();
   private hooked = false;
 
-  /** Kills every tracked child on process exit and on SIGINT/SIGTERM/SIGHUP. */
-  installExitHooks(): void {
+  /**
+   * Kills every tracked child (and its descendants) on process exit and on SIGINT/SIGTERM/SIGHUP;
+   * `cleanup` runs after the kill on a signal (e.g. removing the run's temp dir).
+   */
+  installExitHooks(cleanup: () => void = () => undefined): void {
     if (this.hooked) return;
     this.hooked = true;
     process.on('exit', () => {
@@ -28,7 +32,11 @@ export class ProcessTracker {
       process.on(signal, () => {
         process.stderr.write(`\nbench: ${signal}, killing ${this.live.size} child process(es)\n`);
         this.killAllNow();
-        process.exit(130);
+        try {
+          cleanup();
+        } finally {
+          process.exit(130);
+        }
       });
     }
   }
@@ -61,23 +69,31 @@ export class ProcessTracker {
     return { child, label, output: () => out, exited };
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. Descendants it leaves
+   * behind (e.g. Syncthing's monitor's child) are killed too.
+   */
   async stop(tracked: Tracked, graceMs = 5_000): Promise<void> {
     const { child } = tracked;
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    const tree = processTree(child.pid).filter((p) => p !== child.pid);
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await tracked.exited;
     clearTimeout(timer);
+    killPids(tree);
   }
 
+  /** SIGKILL to every tracked child and its descendants, now. */
   killAllNow(): void {
     for (const child of this.live) {
+      const tree = child.pid !== undefined ? processTree(child.pid) : [];
       try {
         child.kill('SIGKILL');
       } catch {
         // already gone
       }
+      killPids(tree);
     }
     this.live.clear();
   }
@@ -108,4 +124,49 @@ export function run(
     );
   }
   return r.stdout;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // pid (comm) state ppid ...; comm may contain spaces and parentheses.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(rest[1]);
+    return Number.isFinite(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `root` and all its live descendants. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const ppid = parentOf(pid);
+    if (ppid === undefined) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(pid);
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop();
+    if (pid === undefined) break;
+    out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+function killPids(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 }

@@ -4,23 +4,12 @@
  * A label's peak is the sum, over the distinct processes seen in its tree, of their highest
  * VmHWM (for a single-process tree: that process's peak RSS).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { processTree } from './ProcessTracker';
 
 interface Root {
   readonly label: string;
   readonly pid: number;
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // pid (comm) state ppid ...; comm may contain spaces and parentheses.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    return Number.isFinite(ppid) ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** VmHWM in KiB, or undefined when the process is gone (or a zombie). */
@@ -32,29 +21,6 @@ export function peakRssKb(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `root` and all its live descendants. */
-export function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    const ppid = parentOf(pid);
-    if (ppid === undefined) continue;
-    const list = children.get(ppid) ?? [];
-    list.push(pid);
-    children.set(ppid, list);
-  }
-  const out: number[] = [];
-  const stack = [root];
-  while (stack.length > 0) {
-    const pid = stack.pop();
-    if (pid === undefined) break;
-    out.push(pid);
-    stack.push(...(children.get(pid) ?? []));
-  }
-  return out;
 }
 
 export class RssSampler {
@@ -92,6 +58,28 @@ export class RssSampler {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** label → the peak RSS (MiB) of each process seen in its tree, largest first. */
+  perProcess(): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    for (const [label, perPid] of this.peaks) {
+      out[label] = [...perPid.values()].map((kb) => kb / 1024).sort((a, b) => b - a);
+    }
+    return out;
+  }
+
+  /** One note such as "A 81+17, B 85+17 MB" when a tree had more than one process. */
+  describeTrees(): string | undefined {
+    const trees = Object.entries(this.perProcess());
+    if (trees.every(([, list]) => list.length <= 1)) return undefined;
+    return (
+      'RSS per process: ' +
+      trees
+        .map(([label, list]) => `${label} ${list.map((mb) => mb.toFixed(0)).join('+')}`)
+        .join(', ') +
+      ' MB'
+    );
   }
 
   /** label → peak RSS in MiB (see the file comment). */

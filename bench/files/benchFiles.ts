@@ -142,10 +142,12 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   if (options.netns && process.env[NETNS_ENV] !== '1') return reexecInNetns();
 
-  const tracker = new ProcessTracker();
-  tracker.installExitHooks();
   mkdirSync(options.dir, { recursive: true });
   const root = mkdtempSync(path.join(options.dir, 'twinspace-benchfiles-'));
+  const tracker = new ProcessTracker();
+  tracker.installExitHooks(() => {
+    if (!options.keep) rmSync(root, { recursive: true, force: true });
+  });
   const fs = fsType(root);
   log(`run dir ${root} (${fs}), ${options.files} files, seed ${options.seed}`);
   const interfaces = Object.keys(os.networkInterfaces());

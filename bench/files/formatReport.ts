@@ -124,7 +124,7 @@ export function formatReport(report: BenchReport): string {
     `+ ${w.ignoredFiles} ignored in node_modules/; generated in ${(w.generateMs / 1000).toFixed(1)} s\n` +
     `change propagation: ${report.samples} samples, append one line to a random text file on A\n\n`;
   const rows: string[][] = [
-    ['tool', 'initial sync', 'verified', 'change p50', 'change p95', 'peak RSS', 'notes'],
+    ['tool', 'initial sync', 'verified', 'change p50', 'change p95', 'peak RSS'],
   ];
   for (const r of report.results) {
     rows.push([
@@ -134,10 +134,13 @@ export function formatReport(report: BenchReport): string {
       millis(r.change?.p50Ms),
       millis(r.change?.p95Ms),
       rssCell(r),
-      [...(r.change !== undefined ? [r.change.what] : []), ...r.notes].join('; '),
     ]);
   }
   out += table(rows);
+  for (const r of report.results) {
+    const notes = [...(r.change !== undefined ? [`change: ${r.change.what}`] : []), ...r.notes];
+    if (notes.length > 0) out += `  ${r.tool}: ${notes.join('; ')}\n`;
+  }
   for (const r of report.results) {
     if (!r.ok) out += `\n${r.tool} FAILED: ${r.error ?? 'unknown error'}`;
   }

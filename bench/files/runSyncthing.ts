@@ -1,8 +1,8 @@
 /**
  * Syncthing row of the file-sync benchmark: two `syncthing serve` instances on loopback, with
  * configs written here (global and local discovery, relays, NAT, usage reporting, upgrades and
- * crash reporting off; listen and GUI/REST on 127.0.0.1; each device has the other's id and a
- * static address; fsWatcherDelayS=1). A holds the generated tree (with a `.stignore` of
+ * crash reporting off; listen and GUI/REST on 127.0.0.1; each device has the other's id, B has
+ * A's static address and only B dials; fsWatcherDelayS=1). A holds the generated tree (with a `.stignore` of
  * `node_modules`), B starts empty. The initial sync is timed from spawning both instances until
  * B's REST API reports the folder complete with every file and B's tree matches the source; the
  * change test polls B's copy after each append on A.
@@ -35,16 +35,21 @@ interface Instance {
   readonly apiKey: string;
 }
 
-function deviceXml(d: Instance): string {
+/** `dial`: give the device a static address (else `dynamic`, which no discovery resolves here). */
+function deviceXml(d: Instance, dial: boolean): string {
   return `    <device id="${d.deviceId}" name="${d.name}" compression="never" introducer="false" skipIntroductionRemovals="false" introducedBy="">
-        <address>tcp://127.0.0.1:${d.listenPort}</address>
+        <address>${dial ? `tcp://127.0.0.1:${d.listenPort}` : 'dynamic'}</address>
         <paused>false</paused>
         <autoAcceptFolders>false</autoAcceptFolders>
     </device>
 `;
 }
 
-/** The whole config.xml of one instance. */
+/**
+ * The whole config.xml of one instance. Only B dials A (as Twinspace's B dials A with --peer):
+ * when both dial at the same moment Syncthing sometimes loses many seconds to the crossed
+ * connections, which would measure that race rather than the sync.
+ */
 export function syncthingConfig(self: Instance, other: Instance): string {
   return `<configuration version="36">
     <folder id="${FOLDER_ID}" label="bench" path="${self.folder}" type="sendreceive" rescanIntervalS="3600" fsWatcherEnabled="true" fsWatcherDelayS="1" ignorePerms="false" autoNormalize="true">
@@ -55,7 +60,7 @@ export function syncthingConfig(self: Instance, other: Instance): string {
         <versioning></versioning>
         <markerName>.stfolder</markerName>
     </folder>
-${deviceXml(self)}${deviceXml(other)}    <gui enabled="true" tls="false" debugging="false">
+${deviceXml(self, false)}${deviceXml(other, self.name === 'B')}    <gui enabled="true" tls="false" debugging="false">
         <address>127.0.0.1:${self.guiPort}</address>
         <apikey>${self.apiKey}</apikey>
         <theme>default</theme>
@@ -99,7 +104,7 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
     return result;
   }
   const version = run(SYNCTHING, ['--version'], 10_000).split(' ').slice(0, 2).join(' ');
-  result.notes.push(version, 'fsWatcherDelayS=1');
+  result.notes.push(version, 'fsWatcherDelayS=1', 'peak RSS counts the monitor process too');
 
   const make = async (name: 'A' | 'B'): Promise<Instance> => {
     const home = path.join(ctx.workDir, `home${name}`);
@@ -196,6 +201,8 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
     });
     rss.sample();
     result.peakRssMb = rss.result();
+    const trees = rss.describeTrees();
+    if (trees !== undefined) result.notes.push(trees);
     result.ok = true;
     return result;
   } finally {

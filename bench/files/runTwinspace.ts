@@ -216,6 +216,8 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
     });
     rss.sample();
     result.peakRssMb = rss.result();
+    const trees = rss.describeTrees();
+    if (trees !== undefined) result.notes.push(trees);
     result.notes.push('initial sync includes node start-up of wait-synced (polls every 100 ms)');
     result.ok = true;
     return result;
