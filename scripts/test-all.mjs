@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite, every level in turn, with one closing line `N passed, N failed`.
-//   levels: check (types, lint, rings, cycles, format), unit, multiprocess (headless peers over
-//   loopback TCP), netns (peers in network namespaces with real mDNS; root only, else skipped),
+//   levels: check (types, lint, rings, cycles, format), unit, browser (webview bundles in headless
+//   Chromium), multiprocess (headless peers over loopback TCP), netns (peers in network namespaces with real mDNS; root only, else skipped),
 //   host (the packaged VSIX in a real VS Code host: code-server + Chromium).
 // Run one level alone: `node scripts/test-all.mjs unit` (or several: `... unit netns`).
 import { spawn } from 'node:child_process';
@@ -10,6 +10,11 @@ import { existsSync } from 'node:fs';
 const LEVELS = {
   check: { kind: 'checks', steps: ['typecheck', 'lint', 'cycles', 'format:check'] },
   unit: { kind: 'mocha', args: ['test/unit/**/*.test.ts'] },
+  browser: {
+    kind: 'mocha',
+    args: ['test/browser/**/*.test.ts', '--timeout', '120000'],
+    needs: 'test/browser',
+  },
   multiprocess: {
     kind: 'mocha',
     args: ['test/multiprocess/**/*.test.ts', '--timeout', '60000'],

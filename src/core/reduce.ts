@@ -144,6 +144,7 @@ function reduceIntent(state: RegisterState, intent: Intent, now: number): Reduce
     }
     case 'VisitNode':
     case 'PinNode':
+    case 'MoveNodes':
     case 'PublishOpenEditors':
     case 'IndexFile':
       // Replicated: the Engine applies these to the workspace document.
