@@ -10,7 +10,7 @@
  *   twinspace pair --join <host:port> <code> --state-dir D
  *   twinspace visit <nodeId> [--label L] --state-dir D
  *   twinspace index-file <path> --size N --hash H --state-dir D
- *   twinspace wait-synced --state-dir D [--timeout-ms N] [--peers N]
+ *   twinspace wait-synced --state-dir D [--timeout-ms N] [--peers N] [--files]
  *   twinspace workspaces --state-dir D [--json]     (offers of connected peers, ranked)
  *   twinspace link <workspaceId> --state-dir D      (persists the link; sessions reconnect)
  *   twinspace rotate-key --state-dir D              (new key signed by the old one)
@@ -30,13 +30,13 @@ const USAGE = `usage:
                            [--host <bind address>] [--workspace <id>]
                            [--mdns-refresh-ms <n>] [--mdns-stale-ms <n>]
                            [--keepalive-ms <n>] [--keepalive-timeout-ms <n>]
-                           [--reconnect-max-ms <n>]
+                           [--reconnect-max-ms <n>] [--no-files] [--max-file-mb <n>]
   twinspace status [--state-dir <dir> | <folder>]
   twinspace pair --show --state-dir <dir> [--timeout-ms <n>]
   twinspace pair --join <host:port> <code> --state-dir <dir>
   twinspace visit <nodeId> [--label <text>] --state-dir <dir>
   twinspace index-file <path> --size <n> --hash <h> --state-dir <dir>
-  twinspace wait-synced --state-dir <dir> [--timeout-ms <n>] [--peers <n>]
+  twinspace wait-synced --state-dir <dir> [--timeout-ms <n>] [--peers <n>] [--files]
   twinspace workspaces --state-dir <dir> [--json]
   twinspace link <workspaceId> --state-dir <dir>
   twinspace rotate-key --state-dir <dir>
@@ -63,6 +63,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           'keepalive-ms': { type: 'string' },
           'keepalive-timeout-ms': { type: 'string' },
           'reconnect-max-ms': { type: 'string' },
+          'no-files': { type: 'boolean', default: false },
+          'max-file-mb': { type: 'string' },
         },
       });
       const folder = positionals[0];
@@ -82,6 +84,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...msOption(values['keepalive-timeout-ms'], '--keepalive-timeout-ms', 'keepaliveTimeoutMs'),
         ...msOption(values['reconnect-max-ms'], '--reconnect-max-ms', 'reconnectMaxMs'),
         peers: values.peer ?? [],
+        files: !values['no-files'],
+        ...(values['max-file-mb'] !== undefined
+          ? { maxFileBytes: parseCount(values['max-file-mb'], '--max-file-mb') * 1024 * 1024 }
+          : {}),
         port,
         mdns: !values['no-mdns'],
       });
@@ -137,6 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           'state-dir': { type: 'string' },
           'timeout-ms': { type: 'string' },
           peers: { type: 'string' },
+          files: { type: 'boolean', default: false },
         },
       });
       const socket = socketOf(values['state-dir']);
@@ -145,7 +152,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       const deadline = Date.now() + timeoutMs;
       let last: ControlResponse | undefined;
       for (;;) {
-        last = await controlRequest(socket, { op: 'sync-status', minPeers }).catch(() => undefined);
+        last = await controlRequest(socket, {
+          op: 'sync-status',
+          minPeers,
+          files: values.files,
+        }).catch(() => undefined);
+        if (last?.ok === false && last['code'] === 'validation') {
+          process.stderr.write(`twinspace: ${String(last['message'])}\n`);
+          return 2;
+        }
         if (last?.ok === true && last['synced'] === true) {
           process.stdout.write(`synced ${String(last['docHash'])}\n`);
           return 0;
@@ -154,7 +169,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       process.stderr.write(
-        `twinspace: not synced within ${timeoutMs} ms: ${JSON.stringify(last?.['peers'] ?? last ?? null)}\n`,
+        `twinspace: not synced within ${timeoutMs} ms: ${JSON.stringify(last?.['peers'] ?? last ?? null)}` +
+          (last?.['files'] !== undefined ? ` files: ${JSON.stringify(last['files'])}` : '') +
+          '\n',
       );
       return 1;
     }

@@ -3,6 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TwinspaceError } from '../core/errors';
+import { FILE_SYNC_OFF, type FileSyncStatus } from '../core/files/fileSyncStatus';
+import { FolderSync } from '../sync/files/FolderSync';
 import type { RegisterState } from '../core/state';
 import type { DiagnosticEvent } from '../runtime/Diagnostics';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
@@ -50,6 +52,10 @@ export interface ServeOptions {
   readonly workspaceId?: string;
   /** Bind address of the sync listener (default 0.0.0.0). */
   readonly host?: string;
+  /** Sync the folder's files (default true; `--no-files` syncs only the workspace graph). */
+  readonly files?: boolean;
+  /** Largest file synced, in bytes. */
+  readonly maxFileBytes?: number;
   /** mDNS re-query interval (DiscoveryWorker refreshIntervalMs; default 10 s). */
   readonly mdnsRefreshMs?: number;
   /** A discovered peer not heard from this long is lost (staleAfterMs; default 35 s). */
@@ -65,6 +71,8 @@ export interface ServeOptions {
 /** What `serve` writes to `<state-dir>/status.json` and `twinspace status` prints. */
 export interface PeerStatus {
   readonly pid: number;
+  /** The file sync of the folder (state, progress, conflicts). */
+  readonly files: FileSyncStatus;
   readonly deviceId: string;
   readonly deviceName: string;
   readonly folder: string;
@@ -88,8 +96,14 @@ export interface PeerStatus {
   readonly stopped?: boolean;
 }
 
+/**
+ * The state folder of a folder served without --state-dir: outside the folder (the file sync
+ * refuses state inside what it syncs), under $XDG_STATE_HOME (default ~/.local/state).
+ */
 function defaultStateDir(folder: string): string {
-  return path.join(folder, '.twinspace');
+  const base = process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state');
+  const key = createHash('sha256').update(folder).digest('hex').slice(0, 16);
+  return path.join(base, 'twinspace', `${path.basename(folder) || 'root'}-${key}`);
 }
 
 function formatDiagnostic(event: DiagnosticEvent): string {
@@ -172,6 +186,21 @@ export async function serve(options: ServeOptions): Promise<number> {
     );
     closers.push(() => listener.close());
     runtime.addWorker(worker);
+    const fileSync =
+      options.files === false
+        ? undefined
+        : new FolderSync({
+            folder,
+            stateDir: path.join(stateDir, 'files'),
+            deviceId: identity.deviceId,
+            index: runtime.engine,
+            peers: worker,
+            ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+            onStatus: () => {
+              dirty = true;
+            },
+          });
+    if (fileSync) runtime.addWorker(fileSync);
     const discovery = options.mdns
       ? new DiscoveryWorker({
           deviceId: identity.deviceId,
@@ -216,6 +245,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     const control = await ControlServer.listen(controlSocket, (request) =>
       handleControl(request, {
         worker,
+        fileSync,
         runtime,
         status: () => statusOf(),
         docHash: currentDocHash,
@@ -258,6 +288,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       rejected: worker.rejections(),
       pending: worker.pendingCounts(),
       docHash: currentDocHash(),
+      files: fileSync?.status() ?? FILE_SYNC_OFF,
       workspaceId: worker.workspaceId,
       offer,
       controlSocket,
@@ -368,6 +399,7 @@ export async function readStatus(
 
 interface ControlContext {
   readonly worker: SyncWorker;
+  readonly fileSync: FolderSync | undefined;
   readonly runtime: RegistryRuntime;
   status(): PeerStatus;
   docHash(): string;
@@ -496,9 +528,14 @@ async function handleControl(
     }
     case 'sync-status': {
       const minPeers = numberField(request, 'minPeers', 1);
+      const files = request['files'] === true;
+      if (files && ctx.fileSync === undefined) {
+        throw new TwinspaceError('validation', 'file sync is off (serve --no-files)');
+      }
       return {
         ok: true,
-        synced: ctx.worker.isSynced(minPeers),
+        synced: ctx.worker.isSynced(minPeers) && (!files || (ctx.fileSync?.isInSync() ?? false)),
+        ...(files && ctx.fileSync ? { files: ctx.fileSync.status() } : {}),
         docHash: ctx.docHash(),
         peers: ctx.worker.peers(),
       };

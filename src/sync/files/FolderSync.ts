@@ -283,6 +283,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       // Everything in the index may need work (entries that arrived while we were not running).
       for (const p of options.index.fileEntries().entries.keys()) this.dirtyIndexPaths.add(p);
       options.peers.setFileHandler(this);
+      this.setState('syncing');
       this.schedule();
       await Promise.race([
         failed,
@@ -472,7 +473,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   private async runBatch(): Promise<void> {
     if (!this.orchestrator) return;
-    if (this.state !== 'scanning') this.setState('syncing');
+    this.setState('syncing');
     if (this.localPaths.size > 0 || this.localOverflow) await this.processLocal();
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
     await this.saveKnown();
@@ -630,6 +631,29 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
   }
 
+  /**
+   * Publishes what this device has at `paths` over the index's entry: merged text that differs
+   * from the entry, or an edit that a concurrent delete did not see.
+   */
+  private async republish(paths: readonly string[]): Promise<void> {
+    for (const p of paths) {
+      const known = this.known.get(p);
+      const current = this.options.index.fileEntry(p);
+      if (!known || (current && !current.deleted && current.hash === known.hash)) continue;
+      await this.send({
+        type: 'IndexFile',
+        path: p,
+        kind: known.kind,
+        size: known.size,
+        hash: known.hash,
+        executable: known.executable,
+        base: current?.hash ?? '',
+        by: this.options.deviceId,
+        at: this.now,
+      });
+    }
+  }
+
   /** Records a local text file in its document and sends the change to peers. */
   private async publishText(entry: ScanEntry): Promise<boolean> {
     const replicas = this.replicas;
@@ -706,8 +730,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       await this.reconcileText(p, entry, changes, publishAfter);
     }
     if (changes.length > 0) await this.applyChanges(changes);
-    for (const p of publishAfter) this.localPaths.add(p);
-    if (publishAfter.length > 0) await this.processLocal();
+    await this.republish(publishAfter);
+    this.dropUnneededBlobs();
     this.pumpFetches();
   }
 
@@ -1043,6 +1067,23 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       });
     }
     return undefined;
+  }
+
+  /** Fetched or fetching content that no path waits for any more (the index moved on). */
+  private dropUnneededBlobs(): void {
+    for (const [hash, waiting] of [...this.waitingForBlob]) {
+      for (const p of [...waiting]) {
+        const entry = this.options.index.fileEntry(p);
+        if (entry?.hash !== hash || entry.deleted || this.known.get(p)?.hash === hash) {
+          waiting.delete(p);
+        }
+      }
+      if (waiting.size > 0) continue;
+      this.waitingForBlob.delete(hash);
+      this.blobs.delete(hash);
+      const fetch = this.fetches.get(hash);
+      if (fetch) this.dropFetch(fetch);
+    }
   }
 
   private releaseBlob(hash: string, p: string): void {

@@ -1,0 +1,199 @@
+/**
+ * Workspace files between two real `twinspace serve` processes on 127.0.0.1: initial sync of a
+ * folder (text, binary, executable, empty folder, ignored files), live edits both ways, deletes,
+ * concurrent text edits merging, concurrent binary edits keeping exactly one conflict copy,
+ * delete-vs-edit keeping the edit, CRLF and BOM kept byte for byte. Needs `npm run build`.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import * as path from 'node:path';
+import { CLI, CliPeer, freePort, killAll, makeRoot, waitUntil } from './cliPeers';
+
+function tree(root: string, dir = ''): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+    const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      out.set(`${rel}/`, 'dir');
+      for (const [k, v] of tree(root, rel)) out.set(k, v);
+    } else {
+      const bytes = readFileSync(path.join(root, rel));
+      out.set(rel, createHash('sha256').update(bytes).digest('hex'));
+    }
+  }
+  return out;
+}
+
+function read(peer: CliPeer, rel: string): Buffer | undefined {
+  const file = path.join(peer.folder, rel);
+  return existsSync(file) ? readFileSync(file) : undefined;
+}
+
+describe('Workspace files between CLI processes', function () {
+  this.timeout(120_000);
+  let root: string;
+  const peers: CliPeer[] = [];
+  let a: CliPeer;
+  let b: CliPeer;
+
+  before(async () => {
+    assert.ok(existsSync(CLI), 'run `npm run build` first');
+    root = makeRoot();
+    a = new CliPeer('a', root, await freePort());
+    b = new CliPeer('b', root, await freePort());
+    peers.push(a, b);
+    // A's folder before anything runs.
+    mkdirSync(path.join(a.folder, 'src', 'deep'), { recursive: true });
+    mkdirSync(path.join(a.folder, 'empty'));
+    mkdirSync(path.join(a.folder, 'node_modules', 'x'), { recursive: true });
+    writeFileSync(path.join(a.folder, '.gitignore'), 'node_modules/\n*.log\n');
+    writeFileSync(path.join(a.folder, 'src', 'main.ts'), 'export const a = 1;\n');
+    writeFileSync(path.join(a.folder, 'src', 'deep', 'crlf.txt'), 'one\r\ntwo\r\n');
+    writeFileSync(
+      path.join(a.folder, 'bom.txt'),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('héllo\n')]),
+    );
+    writeFileSync(path.join(a.folder, 'run.sh'), '#!/bin/sh\necho hi\n');
+    chmodSync(path.join(a.folder, 'run.sh'), 0o755);
+    const blob = Buffer.alloc(1_500_000);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 7919) % 251;
+    writeFileSync(path.join(a.folder, 'image.bin'), blob);
+    writeFileSync(path.join(a.folder, 'node_modules', 'x', 'index.js'), 'ignored');
+    writeFileSync(path.join(a.folder, 'debug.log'), 'ignored');
+    await a.start();
+    await b.start();
+    const show = await a.showPairing();
+    const join = b.cli(['pair', '--join', a.address, show.code]);
+    assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
+    assert.equal((await show.done).code, 0);
+  });
+
+  after(async () => {
+    await killAll(peers);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  function waitFiles(peer: CliPeer): void {
+    const r = peer.cli(['wait-synced', '--files', '--timeout-ms', '30000'], 40_000);
+    assert.equal(r.code, 0, `${peer.name} files not synced: ${r.stderr}`);
+  }
+
+  async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+    await waitUntil(cond, what, ms);
+  }
+
+  it('initial sync: B gets A’s tree byte for byte, minus ignored files', async () => {
+    waitFiles(a);
+    await until(() => read(b, 'image.bin') !== undefined, 'image.bin on b');
+    waitFiles(b);
+    const expected = tree(a.folder);
+    expected.delete('node_modules/');
+    expected.delete('node_modules/x/');
+    expected.delete('node_modules/x/index.js');
+    expected.delete('debug.log');
+    assert.deepEqual(tree(b.folder), expected);
+    assert.equal(statSync(path.join(b.folder, 'run.sh')).mode & 0o111, 0o111, 'exec bit');
+    assert.ok(!existsSync(path.join(b.folder, 'node_modules')));
+    assert.deepEqual(read(b, 'src/deep/crlf.txt'), Buffer.from('one\r\ntwo\r\n'));
+    assert.deepEqual(read(b, 'bom.txt'), read(a, 'bom.txt'));
+  });
+
+  it('a live edit on either side reaches the other', async () => {
+    writeFileSync(path.join(b.folder, 'src', 'main.ts'), 'export const a = 2;\n');
+    await until(() => read(a, 'src/main.ts')?.toString() === 'export const a = 2;\n', 'edit b→a');
+    writeFileSync(path.join(a.folder, 'notes.md'), '# notes\n');
+    await until(() => read(b, 'notes.md')?.toString() === '# notes\n', 'new file a→b');
+  });
+
+  it('a delete propagates', async () => {
+    rmSync(path.join(a.folder, 'notes.md'));
+    await until(() => read(b, 'notes.md') === undefined, 'delete a→b');
+  });
+
+  it('concurrent edits to one text file merge without a conflict copy', async () => {
+    const base = Array.from({ length: 20 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    writeFileSync(path.join(a.folder, 'shared.txt'), base);
+    await until(() => read(b, 'shared.txt')?.toString() === base, 'shared.txt on b');
+    waitFiles(a);
+    waitFiles(b);
+    // Both edit at the same time, different lines.
+    writeFileSync(path.join(a.folder, 'shared.txt'), base.replace('line 2\n', 'line 2 from a\n'));
+    writeFileSync(path.join(b.folder, 'shared.txt'), base.replace('line 15\n', 'line 15 from b\n'));
+    const merged = base
+      .replace('line 2\n', 'line 2 from a\n')
+      .replace('line 15\n', 'line 15 from b\n');
+    await until(
+      () =>
+        read(a, 'shared.txt')?.toString() === merged &&
+        read(b, 'shared.txt')?.toString() === merged,
+      'merged text on both',
+    );
+    const copies = [...tree(a.folder).keys(), ...tree(b.folder).keys()].filter((p) =>
+      p.includes('conflict'),
+    );
+    assert.deepEqual(copies, []);
+  });
+
+  it('concurrent binary edits keep exactly one conflict copy and both contents', async () => {
+    const fromA = Buffer.from([1, 2, 3, 0, 0xaa]);
+    const fromB = Buffer.from([9, 8, 7, 0, 0xbb]);
+    writeFileSync(path.join(a.folder, 'data.bin'), Buffer.from([0, 0, 0, 0]));
+    await until(() => read(b, 'data.bin') !== undefined, 'data.bin on b');
+    waitFiles(a);
+    waitFiles(b);
+    writeFileSync(path.join(a.folder, 'data.bin'), fromA);
+    writeFileSync(path.join(b.folder, 'data.bin'), fromB);
+    const copiesOf = (peer: CliPeer): string[] =>
+      readdirSync(peer.folder).filter((n) => n.startsWith('data') && n !== 'data.bin');
+    await until(
+      () =>
+        copiesOf(a).length === 1 &&
+        copiesOf(b).length === 1 &&
+        read(a, 'data.bin')?.equals(read(b, 'data.bin') ?? Buffer.alloc(0)) === true,
+      'one conflict copy on both sides',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(copiesOf(a), copiesOf(b));
+    assert.equal(copiesOf(a).length, 1);
+    const copy = read(a, copiesOf(a)[0] ?? '');
+    const winner = read(a, 'data.bin');
+    assert.ok(copy && winner);
+    assert.deepEqual(
+      [copy.toString('hex'), winner.toString('hex')].sort(),
+      [fromA.toString('hex'), fromB.toString('hex')].sort(),
+      'both versions survive',
+    );
+    const status = a.status() as unknown as { files?: { conflicts?: unknown[] } };
+    const statusB = b.status() as unknown as { files?: { conflicts?: unknown[] } };
+    assert.equal(
+      (status.files?.conflicts?.length ?? 0) + (statusB.files?.conflicts?.length ?? 0),
+      1,
+      'exactly one device recorded the conflict',
+    );
+  });
+
+  it('a delete concurrent with an edit keeps the edit', async () => {
+    writeFileSync(path.join(a.folder, 'keep.txt'), 'v1\n');
+    await until(() => read(b, 'keep.txt')?.toString() === 'v1\n', 'keep.txt on b');
+    waitFiles(a);
+    waitFiles(b);
+    rmSync(path.join(a.folder, 'keep.txt'));
+    writeFileSync(path.join(b.folder, 'keep.txt'), 'v2 edited\n');
+    await until(
+      () =>
+        read(a, 'keep.txt')?.toString() === 'v2 edited\n' &&
+        read(b, 'keep.txt')?.toString() === 'v2 edited\n',
+      'the edit on both sides',
+    );
+  });
+});
