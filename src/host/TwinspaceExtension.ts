@@ -18,6 +18,8 @@ import { createLogSink } from './logSink';
 import type { FileSyncView } from './FileSyncView';
 import { StatusBar } from './StatusBar';
 import { openConflictDiff, SyncPanel, type SyncPanelHost } from './SyncPanel';
+import { createGraphPanelHost, GraphPanel } from './GraphPanel';
+import { GraphVisits } from './GraphVisits';
 import { SyncPanelViewProvider } from './SyncPanelViewProvider';
 import { readSyncSettings, type DeviceSyncSettings } from './syncSettings';
 
@@ -48,6 +50,15 @@ export interface TwinspaceApi {
   readonly statusText: () => string;
   /** The status bar tooltip's Markdown source. */
   readonly statusTooltip: () => string;
+  /** The Workspace Graph panel, when open (host tests: readiness, and the message entry point). */
+  readonly graphPanel: () =>
+    | {
+        ready: boolean;
+        rejected: number;
+        opened: readonly string[];
+        receive(raw: unknown): Promise<boolean>;
+      }
+    | undefined;
   readonly commandIds: readonly string[];
   /** Lifecycle workers and open editors ("continue on this device"). */
   readonly lifecycle: {
@@ -89,6 +100,9 @@ export class TwinspaceExtension implements vscode.Disposable {
       ),
     );
     this.disposables.push(this.statusBar);
+    this.disposables.push(
+      new GraphVisits((intent) => this.runtime?.dispatch(intent, 'EditorEvents')),
+    );
     this.syncCommands = new DeviceSyncCommands(() => this.deviceSync, output);
   }
 
@@ -156,6 +170,7 @@ export class TwinspaceExtension implements vscode.Disposable {
       },
       statusText: () => this.statusBar.text,
       statusTooltip: () => this.statusBar.tooltipMarkdown,
+      graphPanel: () => GraphPanel.instance,
       commandIds: COMMAND_TABLE.map((c) => c.id),
       lifecycle: {
         dispatch: async (intent, source) => {
@@ -411,6 +426,25 @@ export class TwinspaceExtension implements vscode.Disposable {
       'twinspace.openSyncPanel': () => {
         SyncPanel.show(this.context.extensionUri, this.panelHost());
       },
+      'twinspace.openGraph': () => {
+        GraphPanel.show(
+          this.context.extensionUri,
+          createGraphPanelHost({
+            runtime: () => this.runtime,
+            deviceId: () => this.deviceSync?.identity.deviceId ?? '',
+            workspaceKey: this.context.storageUri?.toString() ?? 'global',
+            onChange: (listener) => {
+              this.viewListeners.add(listener);
+              return () => this.viewListeners.delete(listener);
+            },
+            reportRejected: (reason) => {
+              this.output.warn(
+                `[host.webview.rejected] Workspace Graph message rejected: ${reason}`,
+              );
+            },
+          }),
+        );
+      },
       'twinspace.showStatus': () => {
         const summary = summarizeStatus(this.runtime?.snapshot());
         // Not awaited: the command finishes when the message is shown, not when it is dismissed.
@@ -438,6 +472,7 @@ export class TwinspaceExtension implements vscode.Disposable {
     if (this.stopped) return;
     this.stopped = true;
     SyncPanel.disposeCurrent();
+    GraphPanel.disposeCurrent();
     await this.stopRuntime(timeoutMs);
     for (const d of this.disposables.splice(0)) d.dispose();
   }

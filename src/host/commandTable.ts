@@ -6,6 +6,7 @@
  */
 export const COMMAND_TABLE = [
   { id: 'twinspace.openSyncPanel', title: 'Open Sync Panel', icon: '$(sync)' },
+  { id: 'twinspace.openGraph', title: 'Open Workspace Graph', icon: '$(type-hierarchy)' },
   { id: 'twinspace.showStatus', title: 'Show Device Sync Status', icon: '$(info)' },
   { id: 'twinspace.showLog', title: 'Show Log', icon: '$(output)' },
   { id: 'twinspace.restartDeviceSync', title: 'Restart Device Sync', icon: '$(debug-restart)' },
