@@ -62,6 +62,25 @@ interface CliResult {
   readonly stderr: string;
 }
 
+const NOTES = 'notes.txt';
+const NOTES_BASE = Array.from({ length: 10 }, (_, i) => `line ${i}`).join('\n') + '\n';
+
+/** Waits (bounded) until `rel` in the peer's folder holds exactly `content`. */
+async function waitFile(peer: PeerProcess, rel: string, content: string): Promise<void> {
+  const deadline = Date.now() + BOUND_MS;
+  let last: string | undefined;
+  for (;;) {
+    last = await fs.readFile(path.join(peer.folder, rel), 'utf8').catch(() => undefined);
+    if (last === content) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${peer.host}: ${rel} is ${JSON.stringify(last)}, not ${JSON.stringify(content)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Runs a CLI command against a peer's control socket (from the root namespace; bounded). */
 function cli(peer: PeerProcess, args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
@@ -271,6 +290,9 @@ describe('netns: Device Sync between headless peers found by mDNS', function () 
     console.log(
       `      up + mutual discovery ${tDiscovered - t0} ms; paired and converged ${Date.now() - tDiscovered} ms later (last ${ms} ms)`,
     );
+    // Files: a file written on a reaches b's folder (across the namespaces' bridge).
+    await fs.writeFile(path.join(a.folder, NOTES), NOTES_BASE);
+    await waitFile(b, NOTES, NOTES_BASE);
   });
 
   it('kill -9 of b, an edit on a, restart of b (same state, no saved address): b rediscovers a by mDNS and converges', async () => {
@@ -314,6 +336,15 @@ describe('netns: Device Sync between headless peers found by mDNS', function () 
       const tNoticed = Date.now();
       await visit(a, 'a-during-cut');
       await visit(b, 'b-during-cut');
+      // Both edit the same text file while apart: the edits merge after the restore.
+      await fs.writeFile(
+        path.join(a.folder, NOTES),
+        NOTES_BASE.replace('line 1\n', 'line 1 (a)\n'),
+      );
+      await fs.writeFile(
+        path.join(b.folder, NOTES),
+        NOTES_BASE.replace('line 8\n', 'line 8 (b)\n'),
+      );
       nodes += 2;
       const [sa, sb] = await Promise.all([current(a), current(b)]);
       assert.notEqual(sa.docHash, sb.docHash, 'the two sides diverge while cut');
@@ -325,6 +356,11 @@ describe('netns: Device Sync between headless peers found by mDNS', function () 
     }
     const tRestore = Date.now();
     await waitConverged([a, b], nodes, 'a and b converge after the restore');
+    const merged = NOTES_BASE.replace('line 1\n', 'line 1 (a)\n').replace(
+      'line 8\n',
+      'line 8 (b)\n',
+    );
+    await Promise.all([waitFile(a, NOTES, merged), waitFile(b, NOTES, merged)]);
     console.log(`      converged ${Date.now() - tRestore} ms after the restore`);
   });
 
