@@ -5,7 +5,7 @@
  * DiscoveryWorker. One instance per runtime; `close` after the runtime has shut down.
  */
 import * as path from 'node:path';
-import type * as vscode from 'vscode';
+import * as vscode from 'vscode';
 import { describeError } from '../core/errors';
 import type { RegistryRuntime } from '../runtime/RegistryRuntime';
 import { PROTOCOL_VERSION } from '../sync/channel/wire';
@@ -24,6 +24,7 @@ import { TrustStore, type TrustedPeer } from '../sync/trust/TrustStore';
 import { describeFolder } from '../sync/workspace/describeFolder';
 import { rankOffers, type RankedOffer, type WorkspaceOffer } from '../core/workspaceLinks';
 import { SecretKeyStore } from './SecretKeyStore';
+import { HostFolderSync } from './HostFolderSync';
 import type { DeviceSyncSettings } from './syncSettings';
 
 /** Where peers paired by address are remembered (dialed again after a restart). */
@@ -61,6 +62,8 @@ export class DeviceSync {
   private listenerOpen = true;
   private readonly disposers: (() => void)[] = [];
   private offer: WorkspaceOffer;
+  /** The file sync of the window's folder (none without a folder). */
+  files: HostFolderSync | undefined;
 
   private constructor(
     readonly identity: DeviceIdentity,
@@ -161,6 +164,23 @@ export class DeviceSync {
     );
     runtime.addWorker(worker);
     if (discovery) runtime.addWorker(discovery);
+    if (o.folder !== undefined) {
+      const config = vscode.workspace.getConfiguration('twinspace');
+      const maxMb = config.get<number>('maxFileSizeMB');
+      sync.files = new HostFolderSync({
+        runtime,
+        worker,
+        folder: o.folder,
+        globalStorageDir: o.globalStorageDir,
+        deviceId: identity.deviceId,
+        syncUnsavedEdits: config.get<boolean>('syncUnsavedEdits') ?? true,
+        ...(typeof maxMb === 'number' && maxMb > 0 ? { maxFileBytes: maxMb * 1024 * 1024 } : {}),
+      });
+      const files = sync.files;
+      sync.disposers.push(() => {
+        files.dispose();
+      });
+    }
     return sync;
   }
 

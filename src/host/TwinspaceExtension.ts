@@ -267,6 +267,7 @@ export class TwinspaceExtension implements vscode.Disposable {
           this.notifyView();
         },
       });
+      this.setFileSyncView(this.deviceSync.files);
       this.output.info(
         `[host.sync.started] ${settings.deviceName} (${this.deviceSync.identity.shortId}) listening on ${this.deviceSync.listenAddress}, workspace "${settings.workspaceId}", mDNS ${settings.mdns ? 'on' : 'off'}, ${settings.manualPeers.length} manual peers`,
       );
@@ -310,6 +311,7 @@ export class TwinspaceExtension implements vscode.Disposable {
     const sync = this.deviceSync;
     this.deviceSync = undefined;
     if (sync) this.lastDeviceSync = sync;
+    if (sync?.files !== undefined) this.setFileSyncView(undefined);
     sync?.stopAccepting();
     const report = await runtime.shutdown(timeoutMs);
     await sync?.close(timeoutMs).catch((error: unknown) => {

@@ -110,6 +110,12 @@ export interface FolderSyncOptions {
   readonly watch?: boolean;
   /** Files open in an editor with unsaved changes (never written over). */
   readonly dirtyPaths?: () => ReadonlySet<string>;
+  /**
+   * A remote change to a file whose editor has unsaved changes: the host applies `content` (the
+   * merged text, which holds the buffer's own edits when they sync live) to the buffer as edits.
+   * Returns whether it did.
+   */
+  readonly applyToBuffer?: (path: string, content: Uint8Array) => Promise<boolean>;
   /** How long index changes and received text are gathered into one plan. Default 10 ms. */
   readonly batchMs?: number;
   /** Told after every status change. */
@@ -318,6 +324,49 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.setState('off');
     }
   }
+
+  /**
+   * The text of an editor buffer changed (unsaved edits, synced live): recorded in the file's
+   * document as a minimal diff and sent to peers. The file index is not touched (the disk has not
+   * changed); peers without the file open write the merged text to disk.
+   */
+  bufferChanged(path: string, text: string): void {
+    this.enqueueDetached(async () => {
+      const replicas = this.replicas;
+      if (!replicas || !isSafeRelativePath(path) || this.isIgnored(path)) return;
+      if (this.options.index.fileEntry(path)?.kind !== 'text') return;
+      const fileId = fileIdOf(path);
+      const doc = await replicas.get(fileId);
+      const format = readTextFile(doc);
+      if (format === undefined) return;
+      if (text === format.text) {
+        // Already the document's text (a remote change we just put in the buffer).
+        this.bufferText.set(path, text);
+        return;
+      }
+      const before = Y.encodeStateVector(doc);
+      const oldText = this.bufferText.get(path) ?? format.text;
+      applyLocalFileChange(
+        doc,
+        oldText,
+        { text, encoding: format.encoding, bom: format.bom },
+        LOCAL_ORIGIN,
+      );
+      this.bufferText.set(path, text);
+      if (sameVector(before, Y.encodeStateVector(doc))) return;
+      const update = Y.encodeStateAsUpdate(doc, before);
+      for (const peer of this.options.peers.filePeers()) {
+        this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
+      }
+    });
+  }
+
+  /** The editor of `path` was closed or saved: its buffer is the disk again. */
+  bufferClosed(path: string): void {
+    this.bufferText.delete(path);
+  }
+
+  private readonly bufferText = new Map<string, string>();
 
   /** Host file watchers report changed folder-relative paths here. */
   notifyChanged(paths: readonly string[]): void {
@@ -961,7 +1010,11 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         );
         if (action.type === 'write') {
           expected.cancel(action.path, sha256(action.content));
-          this.localPaths.add(action.path);
+          if (result.code === 'dirty_editor' && this.options.applyToBuffer) {
+            await this.options.applyToBuffer(action.path, action.content).catch(() => false);
+          } else {
+            this.localPaths.add(action.path);
+          }
         }
         continue;
       }

@@ -1,0 +1,146 @@
+/**
+ * The file sync of the window's folder inside VS Code: a FolderSync worker fed by VS Code's file
+ * system watcher (not a Node watcher), told which editors have unsaved changes, with unsaved
+ * buffer edits synced live (setting `twinspace.syncUnsavedEdits`) and remote changes to such a
+ * buffer applied to it as edits. It is also the FileSyncView the Sync Panel and status bar read.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ConflictChoice, FileSyncStatus, LinkChoice } from '../core/files/fileSyncStatus';
+import { diffText } from '../core/files/textDiff';
+import { decodeText } from '../core/files/textCodec';
+import type { RegistryRuntime } from '../runtime/RegistryRuntime';
+import { FolderSync } from '../sync/files/FolderSync';
+import type { SyncWorker } from '../sync/SyncWorker';
+import type { FileSyncView } from './FileSyncView';
+
+export interface HostFolderSyncOptions {
+  readonly runtime: RegistryRuntime;
+  readonly worker: SyncWorker;
+  readonly folder: string;
+  readonly globalStorageDir: string;
+  readonly deviceId: string;
+  readonly maxFileBytes?: number;
+  readonly syncUnsavedEdits: boolean;
+}
+
+export class HostFolderSync implements FileSyncView, vscode.Disposable {
+  readonly sync: FolderSync;
+  private readonly emitter = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly options: HostFolderSyncOptions) {
+    const key = createHash('sha256').update(options.folder).digest('hex').slice(0, 16);
+    this.sync = new FolderSync({
+      folder: options.folder,
+      stateDir: path.join(options.globalStorageDir, 'files', key),
+      deviceId: options.deviceId,
+      index: options.runtime.engine,
+      peers: options.worker,
+      watch: false,
+      ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+      dirtyPaths: () => this.dirtyPaths(),
+      applyToBuffer: (rel, content) => this.applyToBuffer(rel, content),
+      onStatus: () => {
+        this.emitter.fire();
+      },
+    });
+    const watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(vscode.Uri.file(options.folder), '**/*'),
+    );
+    const changed = (uri: vscode.Uri): void => {
+      const rel = this.relative(uri);
+      if (rel !== undefined) this.sync.notifyChanged([rel]);
+    };
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate(changed),
+      watcher.onDidChange(changed),
+      watcher.onDidDelete(changed),
+      new vscode.Disposable(() => {
+        this.emitter.dispose();
+      }),
+    );
+    if (options.syncUnsavedEdits) {
+      this.disposables.push(
+        vscode.workspace.onDidChangeTextDocument((event) => {
+          if (!event.document.isDirty || event.contentChanges.length === 0) return;
+          const rel = this.relative(event.document.uri);
+          if (rel !== undefined) this.sync.bufferChanged(rel, event.document.getText());
+        }),
+        vscode.workspace.onDidSaveTextDocument((doc) => {
+          const rel = this.relative(doc.uri);
+          if (rel !== undefined) this.sync.bufferClosed(rel);
+        }),
+        vscode.workspace.onDidCloseTextDocument((doc) => {
+          const rel = this.relative(doc.uri);
+          if (rel !== undefined) this.sync.bufferClosed(rel);
+        }),
+      );
+    }
+    options.runtime.addWorker(this.sync);
+  }
+
+  status(): FileSyncStatus {
+    return this.sync.status();
+  }
+
+  onDidChange(listener: () => void): { dispose(): void } {
+    return this.emitter.event(listener);
+  }
+
+  /** The first sync merges (text merges, differing binaries keep a conflict copy). */
+  confirmLink(choice: LinkChoice): Promise<void> {
+    if (choice !== 'merge') {
+      return Promise.reject(
+        new Error(`"${choice}" is not available yet: the first sync of a folder merges`),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  resolveConflict(conflictId: string, choice: ConflictChoice): Promise<void> {
+    return this.sync.resolveConflict(conflictId, choice);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+
+  private relative(uri: vscode.Uri): string | undefined {
+    if (uri.scheme !== 'file') return undefined;
+    const rel = path.relative(this.options.folder, uri.fsPath);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
+    return rel.split(path.sep).join('/');
+  }
+
+  private dirtyPaths(): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const doc of vscode.workspace.textDocuments) {
+      if (!doc.isDirty) continue;
+      const rel = this.relative(doc.uri);
+      if (rel !== undefined) out.add(rel);
+    }
+    return out;
+  }
+
+  /** Puts remote content into an open, dirty buffer as minimal edits (the unsaved edits stay). */
+  private async applyToBuffer(rel: string, content: Uint8Array): Promise<boolean> {
+    const uri = vscode.Uri.file(path.join(this.options.folder, ...rel.split('/')));
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    const decoded = decodeText(content);
+    if (!doc || decoded === undefined) return false;
+    const current = doc.getText();
+    if (current === decoded.text) return true;
+    const edit = new vscode.WorkspaceEdit();
+    for (const e of diffText(current, decoded.text)) {
+      edit.replace(
+        uri,
+        new vscode.Range(doc.positionAt(e.index), doc.positionAt(e.index + e.deleteCount)),
+        e.insert,
+      );
+    }
+    return vscode.workspace.applyEdit(edit);
+  }
+}
