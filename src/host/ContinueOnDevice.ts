@@ -52,6 +52,14 @@ function toViewColumn(n: number): vscode.ViewColumn {
   return column as vscode.ViewColumn;
 }
 
+/** How long to let new editor groups lay out before revealing the top lines again. */
+const REVEAL_SETTLE_MS = 150;
+
+function revealTop(editor: vscode.TextEditor, line: number): void {
+  const top = editor.document.validatePosition(new vscode.Position(line, 0));
+  editor.revealRange(new vscode.Range(top, top), vscode.TextEditorRevealType.AtTop);
+}
+
 function ago(updatedAt: number, now: number): string {
   const minutes = Math.max(0, Math.round((now - updatedAt) / 60_000));
   if (minutes < 1) return vscode.l10n.t('updated just now');
@@ -126,6 +134,8 @@ export class ContinueOnDevice {
     const opened: string[] = [];
     const missing: string[] = [];
     let focus: { tab: OpenEditorTab; viewColumn: number } | undefined;
+    /** The editors shown (the last one of each column stays visible) and their top lines. */
+    const shown = new Map<vscode.TextEditor, number>();
     for (const group of editors.groups) {
       // The group's active tab last, so it ends up shown in its group.
       const order = group.tabs.map((tab, i) => ({ tab, i }));
@@ -134,14 +144,24 @@ export class ContinueOnDevice {
         if (active) order.push(active);
       }
       for (const { tab, i } of order) {
-        const ok = await this.openTab(folder, tab, group.viewColumn);
+        const editor = await this.openTab(folder, tab, group.viewColumn);
+        const ok = editor !== undefined;
         (ok ? opened : missing).push(tab.path);
+        if (editor) shown.set(editor, tab.topLine);
         if (ok && group.activeTab === i && editors.activeViewColumn === group.viewColumn) {
           focus = { tab, viewColumn: group.viewColumn };
         }
       }
     }
-    if (focus) await this.openTab(folder, focus.tab, focus.viewColumn);
+    if (focus) {
+      const editor = await this.openTab(folder, focus.tab, focus.viewColumn);
+      if (editor) shown.set(editor, focus.tab.topLine);
+    }
+    // A freshly created editor group lays out after the reveal and then re-centres on the cursor:
+    // reveal the top lines again once the editors are laid out.
+    await new Promise((resolve) => setTimeout(resolve, REVEAL_SETTLE_MS));
+    const visible = new Set(vscode.window.visibleTextEditors);
+    for (const [editor, line] of shown) if (visible.has(editor)) revealTop(editor, line);
     return { deviceId: device.deviceId, deviceName: device.deviceName, opened, missing };
   }
 
@@ -149,14 +169,14 @@ export class ContinueOnDevice {
     folder: vscode.Uri,
     tab: OpenEditorTab,
     viewColumn: number,
-  ): Promise<boolean> {
+  ): Promise<vscode.TextEditor | undefined> {
     let document: vscode.TextDocument;
     try {
       const uri = folderUri(folder, tab.path);
       await vscode.workspace.fs.stat(uri);
       document = await vscode.workspace.openTextDocument(uri);
     } catch {
-      return false;
+      return undefined;
     }
     const editor = await vscode.window.showTextDocument(document, {
       viewColumn: toViewColumn(viewColumn),
@@ -172,8 +192,7 @@ export class ContinueOnDevice {
           ),
       );
     }
-    const top = document.validatePosition(new vscode.Position(tab.topLine, 0));
-    editor.revealRange(new vscode.Range(top, top), vscode.TextEditorRevealType.AtTop);
-    return true;
+    revealTop(editor, tab.topLine);
+    return editor;
   }
 }
