@@ -20,6 +20,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describeError, TwinspaceError } from '../core/errors';
+import type { LinkChoice } from '../core/files/fileSyncStatus';
 import * as path from 'node:path';
 import { controlRequest, type ControlResponse } from './ControlServer';
 import { readStatus, serve } from './serve';
@@ -31,6 +32,7 @@ const USAGE = `usage:
                            [--mdns-refresh-ms <n>] [--mdns-stale-ms <n>]
                            [--keepalive-ms <n>] [--keepalive-timeout-ms <n>]
                            [--reconnect-max-ms <n>] [--no-files] [--max-file-mb <n>]
+                           [--first-sync merge|take-peer|keep-mine]
   twinspace status [--state-dir <dir> | <folder>]
   twinspace pair --show --state-dir <dir> [--timeout-ms <n>]
   twinspace pair --join <host:port> <code> --state-dir <dir>
@@ -41,6 +43,19 @@ const USAGE = `usage:
   twinspace link <workspaceId> --state-dir <dir>
   twinspace rotate-key --state-dir <dir>
   twinspace help`;
+
+function parseFirstSync(text: string): LinkChoice {
+  switch (text) {
+    case 'merge':
+      return 'merge';
+    case 'take-peer':
+      return 'takePeer';
+    case 'keep-mine':
+      return 'keepMine';
+    default:
+      throw usageError(`--first-sync must be merge, take-peer or keep-mine (got ${text})`);
+  }
+}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,6 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           'reconnect-max-ms': { type: 'string' },
           'no-files': { type: 'boolean', default: false },
           'max-file-mb': { type: 'string' },
+          'first-sync': { type: 'string' },
         },
       });
       const folder = positionals[0];
@@ -85,6 +101,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...msOption(values['reconnect-max-ms'], '--reconnect-max-ms', 'reconnectMaxMs'),
         peers: values.peer ?? [],
         files: !values['no-files'],
+        ...(values['first-sync'] !== undefined
+          ? { firstSync: parseFirstSync(values['first-sync']) }
+          : {}),
         ...(values['max-file-mb'] !== undefined
           ? { maxFileBytes: parseCount(values['max-file-mb'], '--max-file-mb') * 1024 * 1024 }
           : {}),

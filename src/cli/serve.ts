@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TwinspaceError } from '../core/errors';
-import { FILE_SYNC_OFF, type FileSyncStatus } from '../core/files/fileSyncStatus';
+import { FILE_SYNC_OFF, type FileSyncStatus, type LinkChoice } from '../core/files/fileSyncStatus';
 import { FolderSync } from '../sync/files/FolderSync';
 import type { RegisterState } from '../core/state';
 import type { DiagnosticEvent } from '../runtime/Diagnostics';
@@ -56,6 +56,8 @@ export interface ServeOptions {
   readonly files?: boolean;
   /** Largest file synced, in bytes. */
   readonly maxFileBytes?: number;
+  /** The first sync of the folder when a peer already has files (default merge). */
+  readonly firstSync?: LinkChoice;
   /** mDNS re-query interval (DiscoveryWorker refreshIntervalMs; default 10 s). */
   readonly mdnsRefreshMs?: number;
   /** A discovered peer not heard from this long is lost (staleAfterMs; default 35 s). */
@@ -196,6 +198,7 @@ export async function serve(options: ServeOptions): Promise<number> {
             index: runtime.engine,
             peers: worker,
             ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
+            ...(options.firstSync !== undefined ? { firstSync: options.firstSync } : {}),
             onStatus: () => {
               dirty = true;
             },

@@ -39,6 +39,7 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
       index: options.runtime.engine,
       peers: options.worker,
       watch: false,
+      firstSync: 'ask',
       ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
       dirtyPaths: () => this.dirtyPaths(),
       applyToBuffer: (rel, content) => this.applyToBuffer(rel, content),
@@ -90,14 +91,9 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
     return this.emitter.event(listener);
   }
 
-  /** The first sync merges (text merges, differing binaries keep a conflict copy). */
+  /** Answers the dry-run plan shown before the first sync of the folder. */
   confirmLink(choice: LinkChoice): Promise<void> {
-    if (choice !== 'merge') {
-      return Promise.reject(
-        new Error(`"${choice}" is not available yet: the first sync of a folder merges`),
-      );
-    }
-    return Promise.resolve();
+    return this.sync.confirmLink(choice);
   }
 
   resolveConflict(conflictId: string, choice: ConflictChoice): Promise<void> {

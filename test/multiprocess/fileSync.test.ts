@@ -197,3 +197,120 @@ describe('Workspace files between CLI processes', function () {
     );
   });
 });
+
+describe('The first sync of a folder that already has files', function () {
+  this.timeout(120_000);
+  let root: string;
+  const peers: CliPeer[] = [];
+
+  before(() => {
+    assert.ok(existsSync(CLI), 'run `npm run build` first');
+    root = makeRoot();
+  });
+
+  after(async () => {
+    await killAll(peers);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Two peers with overlapping folders; `second` starts with `--first-sync <choice>`. */
+  async function pairOf(choice: string): Promise<[CliPeer, CliPeer]> {
+    const first = new CliPeer(`${choice}-1`, root, await freePort());
+    const second = new CliPeer(`${choice}-2`, root, await freePort());
+    peers.push(first, second);
+    for (const [peer, who] of [
+      [first, 'first'],
+      [second, 'second'],
+    ] as const) {
+      writeFileSync(path.join(peer.folder, 'same.txt'), 'identical\n');
+      writeFileSync(path.join(peer.folder, 'diff.txt'), `${who} version\n`);
+      writeFileSync(path.join(peer.folder, 'diff.bin'), Buffer.from([0, 1, who.length, 0xff]));
+      writeFileSync(path.join(peer.folder, `only-${who}.txt`), `${who} only\n`);
+    }
+    await first.start();
+    await second.start(['--first-sync', choice]);
+    const show = await first.showPairing();
+    const join = second.cli(['pair', '--join', first.address, show.code]);
+    assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
+    assert.equal((await show.done).code, 0);
+    return [first, second];
+  }
+
+  function waitBoth(a: CliPeer, b: CliPeer): void {
+    for (const peer of [a, b]) {
+      const r = peer.cli(['wait-synced', '--files', '--timeout-ms', '30000'], 40_000);
+      assert.equal(r.code, 0, `${peer.name} files not synced: ${r.stderr}`);
+    }
+  }
+
+  it('merge (the default): both versions of each differing file survive, one as a conflict copy', async () => {
+    const [first, second] = await pairOf('merge');
+    const copies = (peer: CliPeer): string[] =>
+      readdirSync(peer.folder).filter((n) => n.includes('conflict'));
+    await waitUntil(
+      () =>
+        copies(first).length === 2 &&
+        copies(second).length === 2 &&
+        read(first, 'only-second.txt') !== undefined &&
+        read(second, 'only-first.txt') !== undefined,
+      'merge converged with two conflict copies',
+      30_000,
+    );
+    waitBoth(first, second);
+    assert.deepEqual(tree(first.folder), tree(second.folder));
+    const texts = [read(first, 'diff.txt'), ...copies(first).map((c) => read(first, c))]
+      .map((b) => b?.toString())
+      .filter((t) => t?.endsWith('version\n'));
+    assert.deepEqual(texts.sort(), ['first version\n', 'second version\n']);
+  });
+
+  it('take-peer: the joining folder takes the peer’s versions (its own are backed up), no conflict copies', async () => {
+    const [first, second] = await pairOf('take-peer');
+    await waitUntil(
+      () =>
+        read(second, 'diff.txt')?.toString() === 'first version\n' &&
+        read(second, 'diff.bin')?.equals(Buffer.from([0, 1, 5, 0xff])) === true &&
+        read(first, 'only-second.txt')?.toString() === 'second only\n' &&
+        read(second, 'only-first.txt')?.toString() === 'first only\n',
+      'take-peer converged',
+      30_000,
+    );
+    waitBoth(first, second);
+    assert.deepEqual(tree(first.folder), tree(second.folder));
+    assert.deepEqual(
+      [...tree(first.folder).keys()].filter((p) => p.includes('conflict')),
+      [],
+    );
+    // The replaced versions are kept outside the folder.
+    const backups = path.join(second.stateDir, 'files', 'replaced');
+    const saved = readdirSync(backups, { recursive: true }).map(String);
+    assert.ok(
+      saved.some((p) => p.endsWith('diff.txt')),
+      saved.join(','),
+    );
+    assert.ok(
+      saved.some((p) => p.endsWith('diff.bin')),
+      saved.join(','),
+    );
+  });
+
+  it('keep-mine: the joining folder’s versions win on both devices, no conflict copies', async () => {
+    const [first, second] = await pairOf('keep-mine');
+    await waitUntil(
+      () =>
+        read(first, 'diff.txt')?.toString() === 'second version\n' &&
+        read(first, 'diff.bin')?.equals(Buffer.from([0, 1, 6, 0xff])) === true &&
+        read(second, 'diff.txt')?.toString() === 'second version\n' &&
+        read(first, 'only-second.txt') !== undefined &&
+        read(second, 'only-first.txt') !== undefined,
+      'keep-mine converged',
+      30_000,
+    );
+    waitBoth(first, second);
+    assert.deepEqual(tree(first.folder), tree(second.folder));
+    assert.deepEqual(
+      [...tree(first.folder).keys()].filter((p) => p.includes('conflict')),
+      [],
+    );
+  });
+});

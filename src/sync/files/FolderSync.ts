@@ -45,11 +45,15 @@ import {
   textFileBytes,
   fileText,
 } from '../../core/files/fileDoc';
-import type {
-  FileConflict,
-  FileSyncState,
-  FileSyncStatus,
-  ConflictChoice,
+import {
+  MAX_PLAN_ITEMS,
+  type ConflictChoice,
+  type FileConflict,
+  type FileSyncState,
+  type FileSyncStatus,
+  type FolderPlanSummary,
+  type LinkChoice,
+  type PlanItem,
 } from '../../core/files/fileSyncStatus';
 import { isSafeRelativePath } from '../../core/files/pathSafety';
 import { buildPlan, type IndexEntry, type RemoteChange } from '../../core/files/plan';
@@ -120,6 +124,12 @@ export interface FolderSyncOptions {
   readonly batchMs?: number;
   /** Told after every status change. */
   readonly onStatus?: (status: FileSyncStatus) => void;
+  /**
+   * The first sync of a folder (no known state yet) when a peer already has files: 'ask' shows
+   * the dry-run plan (`status().plan`) and waits for `confirmLink(choice)`; a choice runs it at
+   * once. Default 'merge'.
+   */
+  readonly firstSync?: 'ask' | LinkChoice;
   /** Wall clock for entries and conflict names (default Date.now). */
   readonly now?: () => number;
 }
@@ -219,7 +229,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         now: () => this.now,
       });
       this.replicas = await FileReplicas.open(nodePath.join(options.stateDir, 'docs'));
-      await this.loadKnown();
+      const firstRun = !(await this.loadKnown());
       const previous: ScanSnapshot = {
         entries: this.known,
         dirs: this.knownDirs,
@@ -261,9 +271,15 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         (d) => !this.knownDirs.has(d) || this.options.index.fileEntry(d) === undefined,
       );
       const goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
-      await this.publishLocal(upserted, removed, newDirs, goneDirs, signal);
-      this.scannedAt = scan.scannedAt;
-      this.knownDirty = true;
+      const choice = options.firstSync ?? 'merge';
+      if (firstRun && choice !== 'merge') {
+        // Nothing is published or written until the plan against the peer's files is settled.
+        this.held = { entries: new Map(scan.entries), dirs: [...scan.dirs], choice };
+        this.knownDirty = false;
+      } else {
+        await this.publishLocal(upserted, removed, newDirs, goneDirs, signal);
+        this.knownDirty = true;
+      }
       await this.saveKnown();
 
       if (options.watch ?? true) {
@@ -391,6 +407,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       pending,
       percent: files === 0 ? 100 : Math.floor((done * 100) / files),
       conflicts: [...this.conflicts],
+      ...(this.plan ? { plan: this.plan } : {}),
       gitMismatches: [],
     };
   }
@@ -458,7 +475,14 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.enqueueDetached(() => this.answerStep1(peerId, message.fileId, message.stateVector));
         return;
       case 'FileUpdate':
-        this.enqueueDetached(() => this.applyRemoteText(peerId, message.fileId, message.update));
+        if (this.held === undefined && this.fetchingDocs === 0) {
+          this.enqueueDetached(() => this.applyRemoteText(peerId, message.fileId, message.update));
+        } else {
+          // The first sync waits on documents inside the chain: apply this one directly.
+          this.applyRemoteText(peerId, message.fileId, message.update).catch((error: unknown) => {
+            this.reject(peerId, `file update: ${describeError(error)}`);
+          });
+        }
         return;
       case 'BlobRequest':
         this.enqueueDetached(() =>
@@ -522,11 +546,150 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   private async runBatch(): Promise<void> {
     if (!this.orchestrator) return;
+    if (this.held) {
+      await this.preparePlan();
+      return;
+    }
     this.setState('syncing');
     if (this.localPaths.size > 0 || this.localOverflow) await this.processLocal();
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
     await this.saveKnown();
     await this.replicas?.flush();
+  }
+
+  // ---- the first sync of a folder ----
+
+  /** What the first run holds back until the plan is settled. */
+  private held:
+    | {
+        readonly entries: Map<string, ScanEntry>;
+        readonly dirs: readonly string[];
+        readonly choice: 'ask' | LinkChoice;
+      }
+    | undefined;
+  private plan: FolderPlanSummary | undefined;
+
+  /** Paths whose local version the first sync replaces with the peer's (backed up first). */
+  private readonly overwrite = new Set<string>();
+  private fetchingDocs = 0;
+
+  /** Once a peer is up (its index is here), computes the plan; runs it for a preset choice. */
+  private async preparePlan(): Promise<void> {
+    const held = this.held;
+    if (!held || this.options.peers.filePeers().length === 0) return;
+    const items: PlanItem[] = [];
+    let creates = 0;
+    let updates = 0;
+    let conflicts = 0;
+    const { entries } = this.options.index.fileEntries();
+    for (const [p, entry] of [...entries].sort(([x], [y]) => (x < y ? -1 : 1))) {
+      if (entry.deleted || entry.kind === 'dir' || entry.by === this.options.deviceId) continue;
+      if (!isSafeRelativePath(p) || this.isIgnored(p)) continue;
+      const local = held.entries.get(p);
+      if (local?.hash === entry.hash) continue;
+      let action: PlanItem['action'];
+      if (!local) {
+        action = 'create';
+        creates++;
+      } else if (held.choice === 'takePeer') {
+        action = 'update';
+        updates++;
+      } else {
+        action = 'conflict';
+        conflicts++;
+      }
+      if (items.length < MAX_PLAN_ITEMS) items.push({ action, path: p });
+    }
+    if (creates + updates + conflicts === 0 || held.choice !== 'ask') {
+      await this.runFirstSync(held.choice === 'ask' ? 'merge' : held.choice);
+      return;
+    }
+    this.plan = { creates, updates, deletes: 0, conflicts, items };
+    this.setState('awaiting-confirmation');
+    this.options.onStatus?.(this.status());
+  }
+
+  /** Answers the dry-run plan of the first sync. */
+  async confirmLink(choice: LinkChoice): Promise<void> {
+    await this.enqueue(async () => {
+      if (!this.held) return;
+      await this.runFirstSync(choice);
+    });
+  }
+
+  private async runFirstSync(choice: LinkChoice): Promise<void> {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    this.plan = undefined;
+    const folder = this.folderReal();
+    const upserted: ScanEntry[] = [];
+    const keepMineTexts: ScanEntry[] = [];
+    for (const local of held.entries.values()) {
+      const entry = this.options.index.fileEntry(local.path);
+      const differs =
+        entry !== undefined && !entry.deleted && entry.kind !== 'dir' && entry.hash !== local.hash;
+      if (differs && choice === 'takePeer') {
+        // Backed up outside the folder, then replaced by the peer's version.
+        const backup = nodePath.join(
+          this.options.stateDir,
+          'replaced',
+          String(this.now),
+          ...local.path.split('/'),
+        );
+        await fs.mkdir(nodePath.dirname(backup), { recursive: true });
+        await fs.copyFile(nodePath.join(folder, local.path), backup);
+        this.known.set(local.path, local);
+        this.overwrite.add(local.path);
+        continue;
+      }
+      if (differs && choice === 'keepMine' && entry.kind === 'text' && local.kind === 'text') {
+        keepMineTexts.push(local);
+        continue;
+      }
+      upserted.push(local);
+    }
+    const newDirs = held.dirs.filter((d) => this.options.index.fileEntry(d)?.kind !== 'dir');
+    for (const d of held.dirs) this.knownDirs.add(d);
+    await this.publishLocal(upserted, [], newDirs, []);
+    for (const local of keepMineTexts) {
+      // Our content goes on top of the peer's document (an edit, not a second seed).
+      await this.fetchDoc(fileIdOf(local.path), 10_000);
+      await this.publishLocal([local], [], [], []);
+    }
+    this.knownDirty = true;
+    this.localOverflow = true; // what changed on disk meanwhile
+    this.ctx?.diagnostics.emit('files.sync.started', `first sync of the folder: ${choice}`);
+    this.setState('syncing');
+    this.schedule();
+  }
+
+  /** Asks peers for a file document and waits (bounded) until it is seeded. */
+  private async fetchDoc(fileId: string, timeoutMs: number): Promise<void> {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    const doc = await replicas.get(fileId);
+    if (isSeeded(doc)) return;
+    const seeded = new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        doc.off('update', check);
+        resolve();
+      }
+      function check(): void {
+        if (isSeeded(doc)) done();
+      }
+      doc.on('update', check);
+    });
+    this.requested.delete(fileId);
+    this.fetchingDocs++;
+    try {
+      this.requestText(fileId, undefined);
+      await seeded;
+    } finally {
+      this.fetchingDocs--;
+    }
   }
 
   // ---- local changes → index and peers ----
@@ -811,7 +974,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const content = await this.blobFor(entry, p);
     if (content === undefined) return;
     const mode = entry.executable ? 0o755 : 0o644;
-    if (known && entry.base !== known.hash) {
+    if (known && entry.base !== known.hash && !this.overwrite.delete(p)) {
       // Concurrent with our version: ours goes to a conflict copy, the index's version wins.
       const mine = await fs.readFile(nodePath.join(this.folderReal(), p)).catch(() => undefined);
       if (mine !== undefined && sha256(mine) === known.hash) {
@@ -1302,7 +1465,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.options.onStatus?.(this.status());
   }
 
-  private async loadKnown(): Promise<void> {
+  /** Loads what this device knew of the folder; false on the first run. */
+  private async loadKnown(): Promise<boolean> {
     const file = nodePath.join(this.options.stateDir, KNOWN_FILE);
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
     this.known = new Map();
@@ -1328,6 +1492,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.ctx?.diagnostics.emit('files.sync.rejected', `${file} is unreadable: rescanning`);
       }
     }
+    const found = text !== undefined;
     const conflicts = await fs
       .readFile(nodePath.join(this.options.stateDir, CONFLICTS_FILE), 'utf8')
       .catch(() => undefined);
@@ -1339,6 +1504,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.conflicts = [];
       }
     }
+    return found;
   }
 
   private async saveKnown(): Promise<void> {
