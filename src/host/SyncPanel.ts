@@ -137,7 +137,7 @@ const SYNC_PANEL_CSS = `
 :root { --gap: 8px; }
 body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); font-weight: var(--vscode-font-weight); color: var(--vscode-foreground); background: var(--vscode-editor-background); margin: 0; padding: 0 20px 20px; line-height: 1.4; }
 body[data-surface="view"] { background: transparent; padding: 0 12px 12px 20px; }
-main { max-width: 880px; }
+main { max-width: 880px; container-type: inline-size; }
 h1 { font-size: 1.55em; font-weight: 600; margin: 18px 0 10px; }
 body[data-surface="view"] h1 { display: none; }
 h2 { font-size: 11px; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em; margin: 20px 0 6px; padding-bottom: 4px; border-bottom: 1px solid var(--vscode-panelSectionHeader-border, var(--vscode-widget-border, transparent)); display: flex; align-items: center; gap: 6px; }
@@ -154,8 +154,13 @@ code, .mono { font-family: var(--vscode-editor-font-family); font-size: 0.95em; 
 .sev-warn { color: var(--vscode-editorWarning-foreground, var(--vscode-charts-yellow)); }
 .sev-error { color: var(--vscode-errorForeground); }
 .state-off { color: var(--vscode-disabledForeground, var(--vscode-descriptionForeground)); }
-.line { display: flex; align-items: center; gap: 6px; flex-wrap: wrap; min-width: 0; }
-.row { display: flex; align-items: flex-start; gap: 8px; padding: 6px 4px; border-bottom: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); min-width: 0; flex-wrap: wrap; }
+.line { display: flex; align-items: flex-start; gap: 6px; min-width: 0; }
+.line > .codicon { margin-top: 2px; }
+.line > :not(.codicon) { min-width: 0; overflow-wrap: anywhere; }
+.subhead { font-size: 1em; font-weight: 600; margin: 10px 0 2px; }
+.row { display: flex; align-items: flex-start; gap: 8px; padding: 6px 4px; border-bottom: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); min-width: 0; }
+.row.wrap { flex-wrap: wrap; }
+@container (max-width: 420px) { .row.wrap .actions { flex-basis: 100%; margin-left: 24px; } }
 .row:last-child { border-bottom: none; }
 .row:hover { background: var(--vscode-list-hoverBackground); }
 .row:focus-within { background: var(--vscode-list-inactiveSelectionBackground, transparent); }

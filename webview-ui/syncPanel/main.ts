@@ -198,8 +198,12 @@ function renderThisDevice(view: SyncPanelView): HTMLElement {
       'p',
       { class: 'line', 'data-testid': 'register-state' },
       statusIcon(view.statusText.replace(/^Twinspace:\s*/, '')),
-      el('span', {}, view.statusText),
-      el('span', { class: 'muted' }, `· state version ${view.version}`),
+      el(
+        'span',
+        {},
+        view.statusText,
+        el('span', { class: 'muted' }, ` · state version ${view.version}`),
+      ),
     ),
   );
 }
@@ -320,7 +324,7 @@ function renderConflict(conflict: FileConflict): HTMLElement {
   const key = `conflict:${conflict.id}`;
   return el(
     'li',
-    { class: 'row', 'data-testid': 'conflict-row', 'data-conflict-id': conflict.id },
+    { class: 'row wrap', 'data-testid': 'conflict-row', 'data-conflict-id': conflict.id },
     icon('warning', 'sev-warn'),
     el(
       'div',
@@ -382,6 +386,13 @@ function renderConflict(conflict: FileConflict): HTMLElement {
       ),
     ),
   );
+}
+
+/** The progress bar's fill; sized through the CSSOM (the CSP blocks inline style attributes). */
+function bar(percent: number): HTMLElement {
+  const fill = el('div', {});
+  fill.style.width = `${percent}%`;
+  return fill;
 }
 
 function renderFiles(view: SyncPanelView): HTMLElement {
@@ -450,7 +461,7 @@ function renderFiles(view: SyncPanelView): HTMLElement {
             'aria-valuenow': String(percent),
             'aria-label': 'File sync progress',
           },
-          el('div', { style: `width: ${percent}%` }),
+          bar(percent),
         )
       : '';
   const git = files.git
@@ -458,8 +469,7 @@ function renderFiles(view: SyncPanelView): HTMLElement {
         'p',
         { class: 'line muted', 'data-testid': 'git-head' },
         icon('git-branch'),
-        `${files.git.branch} @ `,
-        el('code', {}, shortHead(files.git.head)),
+        el('span', {}, `${files.git.branch} @ `, el('code', {}, shortHead(files.git.head))),
       )
     : '';
   const mismatches = files.gitMismatches.map((m) =>
@@ -483,9 +493,13 @@ function renderFiles(view: SyncPanelView): HTMLElement {
           {},
           el(
             'h3',
-            { class: 'line', style: 'font-size: 1em; margin: 10px 0 2px;' },
+            { class: 'line subhead' },
             icon('warning', 'sev-warn'),
-            `${plural(files.conflicts.length, 'conflict')}: both versions were kept`,
+            el(
+              'span',
+              {},
+              `${plural(files.conflicts.length, 'conflict')}: both versions were kept`,
+            ),
           ),
           el(
             'ul',
