@@ -32,6 +32,8 @@ export interface BenchContext {
   readonly seed: number;
   /** Upper bound for one initial sync. */
   readonly initialTimeoutMs: number;
+  /** An initial sync whose destination gains no file and no byte for this long has stalled. */
+  readonly stallMs: number;
   readonly tracker: ProcessTracker;
   readonly log: (line: string) => void;
 }
@@ -163,4 +165,41 @@ export async function measureChange(
     if (options.gapMs !== undefined) await sleep(options.gapMs);
   }
   return summarize(samples, options.what);
+}
+
+/**
+ * Notices an initial sync whose destination stopped growing: `check()` (cheap when called often:
+ * it lists the tree at most every `everyMs`) returns a description once the file count and byte
+ * total have not changed for `stallMs`, else undefined.
+ */
+export class StallDetector {
+  private last = '';
+  private lastChangeAt = performance.now();
+  private lastCheckAt = 0;
+
+  constructor(
+    private readonly dest: string,
+    private readonly stallMs: number,
+    private readonly expected: number,
+    private readonly everyMs = 10_000,
+  ) {}
+
+  async check(): Promise<string | undefined> {
+    const now = performance.now();
+    if (now - this.lastCheckAt < this.everyMs) return undefined;
+    this.lastCheckAt = now;
+    const listing = await listTree(this.dest).catch(() => []);
+    const bytes = listing.reduce((sum, e) => sum + e.size, 0);
+    const key = `${listing.length}/${bytes}`;
+    if (key !== this.last) {
+      this.last = key;
+      this.lastChangeAt = now;
+      return undefined;
+    }
+    if (now - this.lastChangeAt <= this.stallMs) return undefined;
+    return (
+      `stalled: the destination has had ${listing.length} of ${this.expected} files ` +
+      `(${(bytes / 1e6).toFixed(1)} MB) for ${((now - this.lastChangeAt) / 1000).toFixed(0)} s`
+    );
+  }
 }

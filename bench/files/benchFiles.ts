@@ -4,7 +4,7 @@
  * has only `lo` (the bench re-executes itself under `unshare -n`; needs root).
  *
  *   tsx bench/files/benchFiles.ts [--files N] [--samples N] [--seed S] [--dir BASE]
- *       [--tools rsync,syncthing,twinspace] [--timeout-s N] [--keep] [--no-build]
+ *       [--tools rsync,syncthing,twinspace] [--timeout-s N] [--stall-s N] [--keep] [--no-build]
  *       [--no-netns] [--out FILE]
  *
  *  --files      files outside node_modules/ (default 10000: 90% text 200 B–50 KB, 10% binary
@@ -12,6 +12,7 @@
  *  --samples    change-propagation samples per tool (default 100)
  *  --dir        where the run's temp dir goes (default /tmp; its file system is reported)
  *  --timeout-s  bound of one initial sync (default 900)
+ *  --stall-s    fail an initial sync whose destination has not grown for this long (default 120)
  *  --no-build   do not run `node esbuild.mjs` before the Twinspace row
  *  --no-netns   run in the current network namespace (everything still binds to 127.0.0.1)
  *  --out        results JSON (default bench-results/files-<time>.json)
@@ -44,6 +45,7 @@ interface Options {
   dir: string;
   tools: Tool[];
   timeoutMs: number;
+  stallMs: number;
   keep: boolean;
   build: boolean;
   netns: boolean;
@@ -60,6 +62,7 @@ function parseOptions(argv: readonly string[]): Options {
       dir: { type: 'string', default: os.tmpdir() },
       tools: { type: 'string', default: TOOLS.join(',') },
       'timeout-s': { type: 'string', default: '900' },
+      'stall-s': { type: 'string', default: '120' },
       keep: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       'no-netns': { type: 'boolean', default: false },
@@ -82,6 +85,7 @@ function parseOptions(argv: readonly string[]): Options {
     dir: path.resolve(values.dir),
     tools: tools as Tool[],
     timeoutMs: int('timeout-s', values['timeout-s'], 1) * 1000,
+    stallMs: int('stall-s', values['stall-s'], 1) * 1000,
     keep: values.keep,
     build: !values['no-build'],
     netns: !values['no-netns'],
@@ -181,6 +185,7 @@ async function main(): Promise<number> {
         samples: options.samples,
         seed: options.seed,
         initialTimeoutMs: options.timeoutMs,
+        stallMs: options.stallMs,
         tracker,
         log,
       };

@@ -15,6 +15,7 @@ import {
   freePort,
   measureChange,
   sleep,
+  StallDetector,
   treeDifference,
   type BenchContext,
   type ToolResult,
@@ -157,6 +158,7 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
 
     const expectedFiles = ctx.sourceListing.length;
     const deadline = t0 + ctx.initialTimeoutMs;
+    const stall = new StallDetector(b.folder, ctx.stallMs, expectedFiles);
     let lastStatus: unknown;
     for (;;) {
       for (const p of procs) {
@@ -186,6 +188,9 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
           `not synced within ${ctx.initialTimeoutMs} ms: ${JSON.stringify(lastStatus).slice(0, 800)}`,
         );
       }
+      const stalled = await stall.check();
+      if (stalled !== undefined)
+        throw new Error(`${stalled}; ${JSON.stringify(lastStatus).slice(0, 800)}`);
       await sleep(100);
     }
     const diff = await treeDifference(ctx, b.folder, true);

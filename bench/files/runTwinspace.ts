@@ -13,6 +13,7 @@ import {
   freePort,
   measureChange,
   sleep,
+  StallDetector,
   treeDifference,
   type BenchContext,
   type ToolResult,
@@ -167,6 +168,7 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
     rss.add('B', sb.child.pid);
     rss.start();
     const deadline = t0 + ctx.initialTimeoutMs;
+    const stall = new StallDetector(b.folder, ctx.stallMs, ctx.sourceListing.length);
     let lastReason = '';
     for (;;) {
       for (const p of procs) {
@@ -174,7 +176,8 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
           throw new Error(`${p.label} exited ${p.child.exitCode}: ${p.output().slice(-1500)}`);
         }
       }
-      const left = Math.max(1_000, Math.round(deadline - performance.now()));
+      // Bounded waits, so that a stalled sync is noticed between them.
+      const left = Math.max(1_000, Math.min(15_000, Math.round(deadline - performance.now())));
       const wait = ctx.tracker.spawn('twinspace wait-synced', process.execPath, [
         cli,
         'wait-synced',
@@ -201,7 +204,9 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
       if (performance.now() > deadline) {
         throw new Error(`not synced within ${ctx.initialTimeoutMs} ms: ${lastReason}`);
       }
-      await sleep(100);
+      const stalled = await stall.check();
+      if (stalled !== undefined) throw new Error(`${stalled}; ${lastReason}`);
+      await sleep(code === 0 ? 100 : 0);
     }
     const diff = await treeDifference(ctx, b.folder, true);
     result.verified = diff === undefined;
@@ -221,6 +226,14 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
     result.notes.push('initial sync includes node start-up of wait-synced (polls every 100 ms)');
     result.ok = true;
     return result;
+  } catch (error) {
+    // The peers' own words (diagnostics on stderr) make a failed row actionable.
+    const tails = procs
+      .map((p) => `--- ${p.label}, last output:\n${p.output().slice(-1500).trimEnd()}`)
+      .join('\n');
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tails}`, {
+      cause: error,
+    });
   } finally {
     rss.stop();
     await Promise.all(procs.map((p) => ctx.tracker.stop(p)));
