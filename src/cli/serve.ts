@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TwinspaceError } from '../core/errors';
 import { FILE_SYNC_OFF, type FileSyncStatus, type LinkChoice } from '../core/files/fileSyncStatus';
+import { readGitHeads } from '../core/gitHeads';
 import { FolderSync } from '../sync/files/FolderSync';
 import type { RegisterState } from '../core/state';
 import type { DiagnosticEvent } from '../runtime/Diagnostics';
@@ -199,6 +200,7 @@ export async function serve(options: ServeOptions): Promise<number> {
             peers: worker,
             ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
             ...(options.firstSync !== undefined ? { firstSync: options.firstSync } : {}),
+            gitHeads: () => runtime.engine.readDoc(readGitHeads),
             onStatus: () => {
               dirty = true;
             },

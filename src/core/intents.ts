@@ -97,6 +97,13 @@ export type Intent =
       readonly deviceName: string;
       readonly editors: OpenEditorsState;
     }
+  /** Command: report this device's git branch and HEAD for the folder (replicated; gitHeads.ts). */
+  | {
+      readonly type: 'ReportGitHead';
+      readonly deviceId: string;
+      readonly branch: string;
+      readonly head: string;
+    }
   /** Command: record a file in the replicated file index (see FileEntry in workspaceDoc.ts). */
   | ({
       readonly type: 'IndexFile';
@@ -150,6 +157,7 @@ export function isReplicatedIntent(intent: Intent): boolean {
     case 'PinNode':
     case 'MoveNodes':
     case 'PublishOpenEditors':
+    case 'ReportGitHead':
     case 'IndexFile':
       return true;
     default:

@@ -146,6 +146,7 @@ function reduceIntent(state: RegisterState, intent: Intent, now: number): Reduce
     case 'PinNode':
     case 'MoveNodes':
     case 'PublishOpenEditors':
+    case 'ReportGitHead':
     case 'IndexFile':
       // Replicated: the Engine applies these to the workspace document.
       return { state, effects: [] };

@@ -21,6 +21,7 @@ import * as Y from 'yjs';
 import type { ResultCode } from './errors';
 import type { EdgeKind, Intent, NodeKind } from './intents';
 import { applyPublishOpenEditors } from './openEditors';
+import { applyReportGitHead } from './gitHeads';
 import type { ReplicaSummary } from './state';
 
 export const GRAPH_NODES = 'graph.nodes';
@@ -132,6 +133,8 @@ export function applyReplicatedIntent(
       return moveNodes(doc, intent, origin);
     case 'PublishOpenEditors':
       return applyPublishOpenEditors(doc, intent, origin);
+    case 'ReportGitHead':
+      return applyReportGitHead(doc, intent, origin);
     case 'IndexFile':
       return indexFile(doc, intent, origin);
     case 'RemoteUpdateReceived':

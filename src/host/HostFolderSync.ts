@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ConflictChoice, FileSyncStatus, LinkChoice } from '../core/files/fileSyncStatus';
 import { diffText } from '../core/files/textDiff';
+import { readGitHeads } from '../core/gitHeads';
 import { decodeText } from '../core/files/textCodec';
 import type { RegistryRuntime } from '../runtime/RegistryRuntime';
 import { FolderSync } from '../sync/files/FolderSync';
@@ -40,6 +41,7 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
       peers: options.worker,
       watch: false,
       firstSync: 'ask',
+      gitHeads: () => options.runtime.engine.readDoc(readGitHeads),
       ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
       dirtyPaths: () => this.dirtyPaths(),
       applyToBuffer: (rel, content) => this.applyToBuffer(rel, content),

@@ -46,6 +46,7 @@ export const DIAGNOSTIC_CHANNELS = {
   'files.sync.conflict': 'warn',
   'files.sync.rejected': 'warn',
   'files.sync.failed': 'error',
+  'files.sync.git_mismatch': 'warn',
   'orchestrator.action.halted': 'warn',
   'orchestrator.recovery': 'info',
   'host.activation.failed': 'error',

@@ -182,6 +182,32 @@ describe('Workspace files between CLI processes', function () {
     );
   });
 
+  it('a device on another git branch is reported, and .git itself never syncs', async () => {
+    const sha = 'c'.repeat(40);
+    for (const [peer, branch] of [
+      [a, 'main'],
+      [b, 'feature'],
+    ] as const) {
+      mkdirSync(path.join(peer.folder, '.git', 'refs', 'heads'), { recursive: true });
+      writeFileSync(path.join(peer.folder, '.git', 'HEAD'), `ref: refs/heads/${branch}\n`);
+      writeFileSync(path.join(peer.folder, '.git', 'refs', 'heads', branch), `${sha}\n`);
+    }
+    type GitStatus = { files?: { gitMismatches?: { branch: string }[] } };
+    await until(
+      () =>
+        (a.status() as unknown as GitStatus).files?.gitMismatches?.[0]?.branch === 'feature' &&
+        (b.status() as unknown as GitStatus).files?.gitMismatches?.[0]?.branch === 'main',
+      'both sides report the other branch',
+    );
+    assert.ok(!existsSync(path.join(b.folder, '.git', 'refs', 'heads', 'main')));
+    writeFileSync(path.join(b.folder, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(path.join(b.folder, '.git', 'refs', 'heads', 'main'), `${sha}\n`);
+    await until(
+      () => (a.status() as unknown as GitStatus).files?.gitMismatches?.length === 0,
+      'the mismatch cleared once b is on main',
+    );
+  });
+
   it('a delete concurrent with an edit keeps the edit', async () => {
     writeFileSync(path.join(a.folder, 'keep.txt'), 'v1\n');
     await until(() => read(b, 'keep.txt')?.toString() === 'v1\n', 'keep.txt on b');

@@ -51,7 +51,9 @@ import {
   type FileConflict,
   type FileSyncState,
   type FileSyncStatus,
+  type DeviceGitHead,
   type FolderPlanSummary,
+  type GitHead,
   type LinkChoice,
   type PlanItem,
 } from '../../core/files/fileSyncStatus';
@@ -65,7 +67,9 @@ import type { Clock } from '../../runtime/Clock';
 import type { WorkerContext, WorkerSpec } from '../../runtime/Worker';
 import type { FileMessage } from '../session/syncMessages';
 import { validateYjsUpdate } from '../session/validateYjsUpdate';
+import { gitMismatches } from '../../core/gitHeads';
 import { FileReplicas, fileIdOf } from './FileReplicas';
+import { readGitHead } from './readGitHead';
 import { FileOrchestrator } from './orchestrator/FileOrchestrator';
 import { ExpectedWrites } from './scan/ExpectedWrites';
 import { FolderWatcher } from './scan/FolderWatcher';
@@ -130,6 +134,10 @@ export interface FolderSyncOptions {
    * once. Default 'merge'.
    */
   readonly firstSync?: 'ask' | LinkChoice;
+  /** Every device's reported git branch/HEAD (the Engine's `readDoc(readGitHeads)`). */
+  readonly gitHeads?: () => readonly DeviceGitHead[];
+  /** How often the folder's git HEAD is read. Default 3 s. */
+  readonly gitPollMs?: number;
   /** Wall clock for entries and conflict names (default Date.now). */
   readonly now?: () => number;
 }
@@ -305,6 +313,10 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       // Everything in the index may need work (entries that arrived while we were not running).
       for (const p of options.index.fileEntries().entries.keys()) this.dirtyIndexPaths.add(p);
       options.peers.setFileHandler(this);
+      await this.pollGitHead();
+      this.gitTimer = setInterval(() => {
+        this.pollGitHead().catch(() => undefined);
+      }, options.gitPollMs ?? 3_000);
       this.setState('syncing');
       this.schedule();
       await Promise.race([
@@ -324,6 +336,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     } finally {
       options.peers.setFileHandler(undefined);
       offIndex?.();
+      if (this.gitTimer) clearInterval(this.gitTimer);
+      this.gitTimer = undefined;
       if (this.batchTimer) clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
       this.watcher?.close();
@@ -408,7 +422,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       percent: files === 0 ? 100 : Math.floor((done * 100) / files),
       conflicts: [...this.conflicts],
       ...(this.plan ? { plan: this.plan } : {}),
-      gitMismatches: [],
+      ...(this.gitHead ? { git: this.gitHead } : {}),
+      gitMismatches: this.currentGitMismatches(),
     };
   }
 
@@ -555,6 +570,47 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
     await this.saveKnown();
     await this.replicas?.flush();
+  }
+
+  // ---- git branch / HEAD ----
+
+  private gitHead: GitHead | undefined;
+  private gitTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly reportedMismatches = new Set<string>();
+
+  private currentGitMismatches(): DeviceGitHead[] {
+    const heads = this.options.gitHeads?.() ?? [];
+    return gitMismatches(this.gitHead, heads, new Set(this.options.peers.filePeers()));
+  }
+
+  /** Reads this folder's branch/HEAD; a change is reported to the other devices. */
+  private async pollGitHead(): Promise<void> {
+    const head = await readGitHead(this.folderReal());
+    const changed = head?.branch !== this.gitHead?.branch || head?.head !== this.gitHead?.head;
+    this.gitHead = head;
+    if (changed && head) {
+      await this.send({
+        type: 'ReportGitHead',
+        deviceId: this.options.deviceId,
+        branch: head.branch,
+        head: head.head,
+      });
+    }
+    const mismatches = this.currentGitMismatches();
+    let fresh = changed;
+    for (const m of mismatches) {
+      const key = `${m.deviceId}:${m.branch}:${m.head}`;
+      if (this.reportedMismatches.has(key)) continue;
+      this.reportedMismatches.add(key);
+      fresh = true;
+      this.ctx?.diagnostics.emit(
+        'files.sync.git_mismatch',
+        `device ${m.deviceId.slice(0, 8)} is on ${m.branch || '(detached)'} ${m.head.slice(0, 10)}, ` +
+          `this one on ${head?.branch || '(detached)'} ${head?.head.slice(0, 10) ?? ''}: ` +
+          'files still sync; switch branches on both devices together',
+      );
+    }
+    if (fresh) this.options.onStatus?.(this.status());
   }
 
   // ---- the first sync of a folder ----
@@ -1008,7 +1064,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     const seeds = concurrentSeeds(doc);
     if (seeds.length > 1) {
-      await this.resolveSeeds(p, doc, seeds, changes);
+      await this.resolveSeeds(p, doc, seeds, changes, publishAfter);
       return;
     }
     const bytes = textFileBytes(doc);
@@ -1035,6 +1091,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     doc: Y.Doc,
     seeds: readonly string[],
     changes: RemoteChange[],
+    publishAfter: string[],
   ): Promise<void> {
     const known = this.known.get(p);
     if (!known) return; // not ours: wait for the owner to resolve it
@@ -1064,6 +1121,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const bytes = textFileBytes(doc);
     if (bytes !== undefined) {
       changes.push({ type: 'put', path: p, content: bytes, hash: sha256(bytes) });
+      // The index may still name this device's version: it names the winner's once written.
+      publishAfter.push(p);
     }
   }
 
@@ -1092,8 +1151,19 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   ): Promise<void> {
     const replicas = this.replicas;
     if (!replicas) return;
-    if (!(await replicas.has(fileId))) return;
+    const known = await replicas.has(fileId);
     const doc = await replicas.get(fileId);
+    if (!known && !isSeeded(doc)) {
+      // Nothing here yet: ask for what the asker has (it may be the only copy).
+      if (Y.decodeStateVector(stateVector).size > 0) {
+        this.options.peers.sendFile(peerId, {
+          type: 'FileStep1',
+          fileId,
+          stateVector: Y.encodeStateVector(doc),
+        });
+      }
+      return;
+    }
     let update: Uint8Array;
     try {
       update = Y.encodeStateAsUpdate(doc, stateVector);
@@ -1103,6 +1173,20 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     await this.options.peers.whenWritable(peerId);
     this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update });
+    // Like y-protocols' sync step 1 in both directions: when the asker holds something this
+    // device lacks (its own seed, say), ask for it too.
+    const theirs = Y.decodeStateVector(stateVector);
+    const ours = Y.decodeStateVector(Y.encodeStateVector(doc));
+    for (const [client, clock] of theirs) {
+      if (clock > (ours.get(client) ?? 0)) {
+        this.options.peers.sendFile(peerId, {
+          type: 'FileStep1',
+          fileId,
+          stateVector: Y.encodeStateVector(doc),
+        });
+        break;
+      }
+    }
   }
 
   private async applyRemoteText(peerId: string, fileId: string, update: Uint8Array): Promise<void> {
