@@ -56,48 +56,61 @@ function rssCell(r: ToolResult): string {
   return entries.map(([label, mb]) => `${label} ${mb.toFixed(0)}`).join(' / ') + ' MB';
 }
 
-/** The three targets of the issue, judged on this run's rows. */
+/**
+ * The three targets of the issue, judged on this run's rows: 'n/a' when Twinspace was not run or
+ * Syncthing's row failed (nothing to compare with), 'MISSED' when Twinspace's row failed.
+ */
 export function judgeTargets(results: readonly ToolResult[]): Target[] {
-  const twin = results.find((r) => r.tool === 'twinspace' && r.ok);
-  const st = results.find((r) => r.tool === 'syncthing' && r.ok);
+  const twin = results.find((r) => r.tool === 'twinspace');
+  const st = results.find((r) => r.tool === 'syncthing');
+  const names = {
+    initial: 'initial sync faster than Syncthing',
+    p50: 'change propagation p50 under 50 ms',
+    rss: "peak RSS below Syncthing's (largest peer)",
+  };
+  if (twin === undefined) {
+    return Object.values(names).map((name) => ({
+      name,
+      verdict: 'n/a',
+      detail: 'Twinspace not run',
+    }));
+  }
+  const twinFailed = `Twinspace row failed`;
+  const stUsable = st?.verified === true && st.initialMs !== undefined;
   const targets: Target[] = [];
-  if (twin?.initialMs !== undefined && st?.initialMs !== undefined) {
-    targets.push({
-      name: 'initial sync faster than Syncthing',
-      verdict: twin.initialMs < st.initialMs ? 'MET' : 'MISSED',
-      detail: `${seconds(twin.initialMs)} vs ${seconds(st.initialMs)}`,
-    });
+  if (!stUsable) {
+    targets.push({ name: names.initial, verdict: 'n/a', detail: 'no Syncthing figure' });
+  } else if (twin.verified !== true || twin.initialMs === undefined) {
+    targets.push({ name: names.initial, verdict: 'MISSED', detail: twinFailed });
   } else {
     targets.push({
-      name: 'initial sync faster than Syncthing',
-      verdict: 'n/a',
-      detail: 'a row is missing',
+      name: names.initial,
+      verdict: twin.initialMs < (st.initialMs ?? 0) ? 'MET' : 'MISSED',
+      detail: `${seconds(twin.initialMs)} vs ${seconds(st.initialMs)}`,
     });
   }
   targets.push(
-    twin?.change !== undefined
+    twin.change !== undefined
       ? {
-          name: 'change propagation p50 under 50 ms',
+          name: names.p50,
           verdict: twin.change.p50Ms < 50 ? 'MET' : 'MISSED',
           detail: millis(twin.change.p50Ms),
         }
-      : { name: 'change propagation p50 under 50 ms', verdict: 'n/a', detail: 'no Twinspace row' },
+      : { name: names.p50, verdict: 'MISSED', detail: twinFailed },
   );
   const tr = maxRss(twin);
   const sr = maxRss(st);
-  targets.push(
-    tr !== undefined && sr !== undefined
-      ? {
-          name: "peak RSS below Syncthing's (largest peer)",
-          verdict: tr < sr ? 'MET' : 'MISSED',
-          detail: `${tr.toFixed(0)} MB vs ${sr.toFixed(0)} MB`,
-        }
-      : {
-          name: "peak RSS below Syncthing's (largest peer)",
-          verdict: 'n/a',
-          detail: 'a row is missing',
-        },
-  );
+  if (sr === undefined || st?.ok !== true) {
+    targets.push({ name: names.rss, verdict: 'n/a', detail: 'no Syncthing figure' });
+  } else if (tr === undefined || !twin.ok) {
+    targets.push({ name: names.rss, verdict: 'MISSED', detail: twinFailed });
+  } else {
+    targets.push({
+      name: names.rss,
+      verdict: tr < sr ? 'MET' : 'MISSED',
+      detail: `${tr.toFixed(0)} MB vs ${sr.toFixed(0)} MB`,
+    });
+  }
   return targets;
 }
 
@@ -129,7 +142,7 @@ export function formatReport(report: BenchReport): string {
   for (const r of report.results) {
     rows.push([
       r.tool,
-      r.ok ? seconds(r.initialMs) : 'FAILED',
+      r.verified === true ? seconds(r.initialMs) : 'FAILED',
       r.verified === undefined ? '–' : r.verified ? 'identical' : 'DIFFERENT',
       millis(r.change?.p50Ms),
       millis(r.change?.p95Ms),
@@ -144,9 +157,9 @@ export function formatReport(report: BenchReport): string {
   for (const r of report.results) {
     if (!r.ok) out += `\n${r.tool} FAILED: ${r.error ?? 'unknown error'}`;
   }
-  const twin = report.results.find((r) => r.tool === 'twinspace' && r.ok);
-  const st = report.results.find((r) => r.tool === 'syncthing' && r.ok);
-  if (twin !== undefined && st !== undefined) {
+  const twin = report.results.find((r) => r.tool === 'twinspace');
+  const st = report.results.find((r) => r.tool === 'syncthing');
+  if (twin?.verified === true && st?.verified === true) {
     const ratio = (a: number | undefined, b: number | undefined): string =>
       a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}x` : '–';
     out +=

@@ -58,15 +58,19 @@ export async function runRsync(ctx: BenchContext): Promise<ToolResult> {
     return result;
   }
   ctx.log(`rsync: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
-  result.change = await measureChange(ctx, a, b, {
-    what: 'append, re-run rsync -a, identical',
-    timeoutMs: 60_000,
-    propagate: async () => {
-      await once(60_000);
-    },
-  });
+  try {
+    result.change = await measureChange(ctx, a, b, {
+      what: 'append, re-run rsync -a, identical',
+      timeoutMs: 60_000,
+      propagate: async () => {
+        await once(60_000);
+      },
+    });
+  } catch (error) {
+    result.error = `change test: ${error instanceof Error ? error.message : String(error)}`;
+  }
   result.peakRssMb = haveTime ? { rsync: peakKb / 1024 } : {};
   if (!haveTime) result.notes.push('no /usr/bin/time: peak RSS not measured');
-  result.ok = true;
+  result.ok = result.error === undefined;
   return result;
 }

@@ -200,15 +200,19 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
       return result;
     }
     ctx.log(`syncthing: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
-    result.change = await measureChange(ctx, a.folder, b.folder, {
-      what: 'append on A, poll B every 2 ms until identical',
-      timeoutMs: 60_000,
-    });
+    try {
+      result.change = await measureChange(ctx, a.folder, b.folder, {
+        what: 'append on A, poll B every 2 ms until identical',
+        timeoutMs: 60_000,
+      });
+    } catch (error) {
+      result.error = `change test: ${error instanceof Error ? error.message : String(error)}`;
+    }
     rss.sample();
     result.peakRssMb = rss.result();
     const trees = rss.describeTrees();
     if (trees !== undefined) result.notes.push(trees);
-    result.ok = true;
+    result.ok = result.error === undefined;
     return result;
   } finally {
     rss.stop();

@@ -215,16 +215,20 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
       return result;
     }
     ctx.log(`twinspace: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
-    result.change = await measureChange(ctx, a.folder, b.folder, {
-      what: 'append on A, poll B every 2 ms until identical',
-      timeoutMs: 30_000,
-    });
+    try {
+      result.change = await measureChange(ctx, a.folder, b.folder, {
+        what: 'append on A, poll B every 2 ms until identical',
+        timeoutMs: 30_000,
+      });
+    } catch (error) {
+      result.error = `change test: ${error instanceof Error ? error.message : String(error)}`;
+    }
     rss.sample();
     result.peakRssMb = rss.result();
     const trees = rss.describeTrees();
     if (trees !== undefined) result.notes.push(trees);
     result.notes.push('initial sync includes node start-up of wait-synced (polls every 100 ms)');
-    result.ok = true;
+    result.ok = result.error === undefined;
     return result;
   } catch (error) {
     // The peers' own words (diagnostics on stderr) make a failed row actionable.
