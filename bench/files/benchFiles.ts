@@ -144,7 +144,16 @@ function log(line: string): void {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  if (options.netns && process.env[NETNS_ENV] !== '1') return reexecInNetns();
+  if (options.netns && process.env[NETNS_ENV] !== '1') {
+    if (process.getuid?.() !== 0) {
+      process.stderr.write(
+        'bench: a private network namespace (unshare -n) needs root; run as root, or pass ' +
+          "--no-netns to run on this namespace's loopback\n",
+      );
+      return 2;
+    }
+    return reexecInNetns();
+  }
 
   mkdirSync(options.dir, { recursive: true });
   const root = mkdtempSync(path.join(options.dir, 'twinspace-benchfiles-'));
