@@ -84,7 +84,9 @@ export function summarizeStatus(
       tooltip,
     };
   }
-  if (files?.state === 'syncing') {
+  // File progress only means something while a device is connected; otherwise "offline" says more.
+  const connected = peers.some((p) => p.state !== 'Disconnected');
+  if (files?.state === 'syncing' && connected) {
     return {
       kind: 'syncing',
       text: `Twinspace: syncing ${clampPercent(files.percent)}%`,

@@ -68,7 +68,9 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
     if (options.syncUnsavedEdits) {
       this.disposables.push(
         vscode.workspace.onDidChangeTextDocument((event) => {
-          if (!event.document.isDirty || event.contentChanges.length === 0) return;
+          // Not gated on isDirty: the extension host learns the dirty state after this event.
+          // A reload from disk is harmless: FolderSync ignores text its document already has.
+          if (event.contentChanges.length === 0) return;
           const rel = this.relative(event.document.uri);
           if (rel !== undefined) this.sync.bufferChanged(rel, event.document.getText());
         }),

@@ -47,6 +47,8 @@ export interface TwinspaceApi {
     /** What the Sync Panel renders now. */
     panelView(): SyncPanelView;
   };
+  /** The file sync of the window's folder (undefined while Device Sync is not running). */
+  readonly files: () => FileSyncView | undefined;
   readonly statusText: () => string;
   /** The status bar tooltip's Markdown source. */
   readonly statusTooltip: () => string;
@@ -168,6 +170,7 @@ export class TwinspaceExtension implements vscode.Disposable {
           (this.deviceSync?.trusted() ?? []).map((p) => ({ deviceId: p.deviceId, name: p.name })),
         panelView: () => this.syncPanelView(),
       },
+      files: () => this.deviceSync?.files,
       statusText: () => this.statusBar.text,
       statusTooltip: () => this.statusBar.tooltipMarkdown,
       graphPanel: () => GraphPanel.instance,

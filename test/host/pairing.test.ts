@@ -86,6 +86,7 @@ describe('Device Sync with a headless CLI peer', function () {
   let tmp: string;
   let stateDir: string;
   let cli: string;
+  let cliFolder = '';
   let serve: ChildProcess | undefined;
   let serveLog = '';
   let cliStatus: CliStatus;
@@ -109,6 +110,7 @@ describe('Device Sync with a headless CLI peer', function () {
     cli = cliPath;
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twinspace-host-peer-'));
     const folder = path.join(tmp, 'folder');
+    cliFolder = folder;
     stateDir = path.join(tmp, 'state');
     fs.mkdirSync(folder);
     fs.writeFileSync(path.join(folder, 'a.txt'), 'hello\n');
@@ -269,6 +271,63 @@ describe('Device Sync with a headless CLI peer', function () {
       () => ((api.runtime.snapshot()?.replica.graphNodes ?? 0) > before ? true : undefined),
       15_000,
     );
+  });
+
+  it('files: a file edited on the CLI peer appears in the open editor', async () => {
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    assert.ok(root !== undefined, 'the host test window has no folder');
+    const local = path.join(root, 'a.txt');
+    // The first sync of this window's folder waits for the user: the dry-run plan lists a.txt.
+    const plan = await eventually('the first-sync plan', () => api.files()?.status().plan, 20_000);
+    assert.ok(
+      plan.items.some((i) => i.action === 'create' && i.path === 'a.txt'),
+      JSON.stringify(plan),
+    );
+    assert.equal(api.files()?.status().state, 'awaiting-confirmation');
+    assert.ok(!fs.existsSync(local), 'nothing is written before the confirmation');
+    await api.files()?.confirmLink('merge');
+    await eventually(
+      'a.txt from the CLI peer in this window’s folder',
+      () =>
+        fs.existsSync(local) && fs.readFileSync(local, 'utf8') === 'hello\n' ? true : undefined,
+      20_000,
+    );
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(local));
+    await vscode.window.showTextDocument(doc);
+    fs.writeFileSync(path.join(cliFolder, 'a.txt'), 'hello\nfrom the cli\n');
+    await eventually(
+      'the CLI edit in the open editor',
+      () => (doc.getText() === 'hello\nfrom the cli\n' ? true : undefined),
+      20_000,
+    );
+  });
+
+  it('files: an unsaved edit in VS Code reaches the CLI peer', async () => {
+    const editor = vscode.window.activeTextEditor;
+    assert.ok(editor, 'no active editor');
+    const ok = await editor.edit((b) => {
+      b.insert(editor.document.positionAt(editor.document.getText().length), 'typed in vscode\n');
+    });
+    assert.ok(ok);
+    assert.ok(editor.document.isDirty, 'the edit is unsaved');
+    await eventually(
+      'the unsaved edit in the CLI peer’s file',
+      () =>
+        fs.readFileSync(path.join(cliFolder, 'a.txt'), 'utf8') ===
+        'hello\nfrom the cli\ntyped in vscode\n'
+          ? true
+          : undefined,
+      20_000,
+    );
+    // The window's own file on disk is untouched until the user saves.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(
+      fs.readFileSync(editor.document.uri.fsPath, 'utf8'),
+      'hello\nfrom the cli\n',
+      'the unsaved edit was written to this window’s disk',
+    );
+    assert.equal(editor.document.isDirty, true, 'the buffer is no longer dirty');
+    await vscode.commands.executeCommand('workbench.action.files.revert');
   });
 
   it('the same code cannot be used twice', async () => {

@@ -80,6 +80,25 @@ export function contributedCommands(): ContributedCommand[] {
   });
 }
 
+/**
+ * Whether `id` is one of the commands VS Code itself registers for a contributed view
+ * (`<viewId>.focus`, `.open`, `.resetViewLocation`, ...): not ours to declare.
+ */
+export function isViewCommand(id: string): boolean {
+  const manifest: unknown = twinspaceExtension().packageJSON;
+  if (!isObject(manifest) || !isObject(manifest.contributes)) return false;
+  const views = manifest.contributes.views;
+  if (!isObject(views)) return false;
+  const ids: string[] = [];
+  for (const list of Object.values(views)) {
+    if (!Array.isArray(list)) continue;
+    for (const v of list as unknown[]) {
+      if (isObject(v) && typeof v.id === 'string') ids.push(v.id);
+    }
+  }
+  return ids.some((viewId) => id.startsWith(`${viewId}.`));
+}
+
 /** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   what: string,

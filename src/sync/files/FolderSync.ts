@@ -149,6 +149,8 @@ const MAX_INFLIGHT_CHUNKS = 8;
 /** A text document asked for and not answered is asked for again after this long. */
 const REQUEST_RETRY_MS = 3_000;
 const KNOWN_FILE = 'known.json';
+/** What `fileIdOf` produces: the only file ids this side uses. */
+const FILE_ID = /^[0-9a-f]{32}$/;
 const CONFLICTS_FILE = 'conflicts.json';
 const KNOWN_VERSION = 1;
 const LOCAL_ORIGIN = 'twinspace.local';
@@ -485,6 +487,13 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   }
 
   onFileMessage(peerId: string, message: FileMessage): void {
+    if (
+      (message.type === 'FileStep1' || message.type === 'FileUpdate') &&
+      !FILE_ID.test(message.fileId)
+    ) {
+      this.reject(peerId, `${message.type} for an unknown kind of file id ${message.fileId}`);
+      return;
+    }
     switch (message.type) {
       case 'FileStep1':
         this.enqueueDetached(() => this.answerStep1(peerId, message.fileId, message.stateVector));
@@ -1261,6 +1270,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
             await this.options.applyToBuffer(action.path, action.content).catch(() => false);
           } else {
             this.localPaths.add(action.path);
+            this.schedule();
           }
         }
         continue;
@@ -1298,6 +1308,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           // The copy is a new file of this device: it syncs like any other.
           expected.cancel(action.copyPath, sha256(action.content));
           this.localPaths.add(action.copyPath);
+          this.schedule();
           await this.saveConflicts();
           break;
         }
@@ -1531,8 +1542,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     return known?.hash === entry.hash;
   }
 
+  /** Ignored by the rules, or not a safe folder-relative path at all (never synced). */
   private isIgnored(p: string): boolean {
-    return this.rules.isIgnored(p);
+    return !isSafeRelativePath(p) || this.rules.isIgnored(p);
   }
 
   private folderReal(): string {

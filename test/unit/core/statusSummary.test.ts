@@ -171,6 +171,15 @@ describe('summarizeStatus with the file sync', () => {
     assert.equal(summarizeStatus(idle, { ...files, percent: NaN }).text, 'Twinspace: syncing 0%');
   });
 
+  it('says "offline", not "syncing N%", when no device is connected', () => {
+    const files: FileSyncStatus = { ...FILE_SYNC_OFF, state: 'syncing', percent: 50, pending: 1 };
+    const offline = {
+      ...idle,
+      sync: { peers: { p1: { peerId: 'p1', state: 'Disconnected' as const, updatesReceived: 0 } } },
+    };
+    assert.equal(summarizeStatus(offline, files).kind, 'offline');
+  });
+
   it('shows "N conflicts" over progress; a failed worker still wins', () => {
     const files: FileSyncStatus = {
       ...FILE_SYNC_OFF,
