@@ -16,6 +16,7 @@ import {
   type SyncPanelCommand,
   type SyncPanelErrorCode,
   type SyncPanelMessage,
+  type SyncPanelPeerView,
   type SyncPanelRequest,
   type SyncPanelView,
 } from '../core/protocol/syncPanelProtocol';
@@ -27,11 +28,19 @@ export interface SyncPanelHost {
   view(): SyncPanelView;
   /** Called when devices, sessions, workers or diagnostics changed; returns an unsubscribe. */
   onChange(listener: () => void): () => void;
-  runCommand(command: SyncPanelCommand): PromiseLike<unknown>;
+  /**
+   * Runs an allowed command; a device command (SYNC_PANEL_DEVICE_COMMANDS) gets `{ deviceId }`
+   * of a trusted device as its argument.
+   */
+  runCommand(command: SyncPanelCommand, arg?: { readonly deviceId: string }): PromiseLike<unknown>;
   forgetDevice(deviceId: string): PromiseLike<unknown>;
   pairWith(deviceId: string): PromiseLike<unknown>;
   /** A rejected or failed request (the host logs it as a Warn diagnostic). */
   reportRejected(reason: string): void;
+  /** Pauses Device Sync with a trusted device (stops dialing it, closes its session). */
+  pauseDevice?(deviceId: string): PromiseLike<unknown>;
+  /** Resumes Device Sync with a paused device. */
+  resumeDevice?(deviceId: string): PromiseLike<unknown>;
   /** Opens the settings on the device name. */
   renameDevice?(): PromiseLike<unknown>;
   /** The file sync of the linked folder, when one runs. */
@@ -112,8 +121,23 @@ export class SyncPanelViewController {
       case 'refresh':
         return true;
       case 'runCommand':
-        await this.host.runCommand(request.command);
+        if (request.deviceId === undefined) {
+          await this.host.runCommand(request.command);
+        } else {
+          this.trustedPeer(request.deviceId);
+          await this.host.runCommand(request.command, { deviceId: request.deviceId });
+        }
         return false;
+      case 'pauseDevice':
+      case 'resumeDevice': {
+        const host = this.host;
+        if (host.pauseDevice === undefined || host.resumeDevice === undefined)
+          throw new RequestError('not_found', 'pausing is not available');
+        this.trustedPeer(request.deviceId);
+        if (request.method === 'pauseDevice') await host.pauseDevice(request.deviceId);
+        else await host.resumeDevice(request.deviceId);
+        return true;
+      }
       case 'forgetDevice':
         await this.host.forgetDevice(request.deviceId);
         return true;
@@ -160,6 +184,15 @@ export class SyncPanelViewController {
         return false;
       }
     }
+  }
+
+  /** A device request acts only on a device the panel shows as trusted (never a made-up id). */
+  private trustedPeer(deviceId: string): SyncPanelPeerView {
+    const peer = this.host.view().peers.find((p) => p.peerId === deviceId);
+    if (peer === undefined) {
+      throw new RequestError('not_found', `not a trusted device: ${deviceId.slice(0, 12)}`);
+    }
+    return peer;
   }
 
   private files(): FileSyncView {

@@ -531,13 +531,75 @@ const PEER_STATES: Readonly<Record<string, readonly [string, string, string]>> =
   Disconnected: ['debug-disconnect', 'muted', 'Offline'],
 };
 
+const PAUSED_STATE: readonly [string, string, string] = ['debug-pause', 'muted', 'Paused'];
+
 function pending(p: SyncPanelPeerView): string {
   if (p.pendingOut === undefined && p.pendingIn === undefined) return '';
   return `${p.pendingOut ?? 0} out / ${p.pendingIn ?? 0} in pending`;
 }
 
+/** "Continue here", "Pause"/"Resume" and "Forget" for a trusted device. */
+function peerActions(p: SyncPanelPeerView): HTMLElement[] {
+  const label = p.name ?? p.peerId.slice(0, 12);
+  const paused = p.paused === true;
+  const editors = p.openEditors ?? 0;
+  const continueKey = `continue:${p.peerId}`;
+  const pauseKey = `pause:${p.peerId}`;
+  const forgetKey = `forget:${p.peerId}`;
+  return [
+    editors > 0
+      ? button(
+          'Continue here',
+          'continue-here',
+          () => {
+            request(
+              {
+                method: 'runCommand',
+                command: 'twinspace.continueOnThisDevice',
+                deviceId: p.peerId,
+              },
+              continueKey,
+            );
+          },
+          {
+            icon: 'multiple-windows',
+            kind: 'icon',
+            title: `Continue here: open the ${plural(editors, 'editor')} ${label} has open`,
+            key: continueKey,
+          },
+        )
+      : '',
+    button(
+      paused ? 'Resume' : 'Pause',
+      paused ? 'resume-device' : 'pause-device',
+      () => {
+        request({ method: paused ? 'resumeDevice' : 'pauseDevice', deviceId: p.peerId }, pauseKey);
+      },
+      {
+        icon: paused ? 'debug-start' : 'debug-pause',
+        kind: 'icon',
+        title: paused
+          ? `Resume Device Sync with ${label}`
+          : `Pause Device Sync with ${label} (until resumed or VS Code restarts)`,
+        key: pauseKey,
+      },
+    ),
+    button(
+      'Forget',
+      'forget-device',
+      () => {
+        request({ method: 'forgetDevice', deviceId: p.peerId }, forgetKey);
+      },
+      { icon: 'trash', kind: 'icon', title: `Forget ${p.name ?? p.peerId}`, key: forgetKey },
+    ),
+  ].filter((b): b is HTMLButtonElement => b !== '');
+}
+
 function renderPeer(p: SyncPanelPeerView): HTMLElement {
-  const [iconName, cls, word] = PEER_STATES[p.state] ?? ['circle-outline', 'muted', p.state];
+  const [iconName, cls, word] =
+    p.paused === true
+      ? PAUSED_STATE
+      : (PEER_STATES[p.state] ?? ['circle-outline', 'muted', p.state]);
   const isAddress = p.peerId.startsWith('addr:');
   const details = [
     p.transport !== undefined
@@ -553,6 +615,7 @@ function renderPeer(p: SyncPanelPeerView): HTMLElement {
       'data-testid': 'peer-row',
       'data-device-id': p.peerId,
       'data-state': p.state,
+      'data-paused': String(p.paused === true),
     },
     icon(iconName, cls),
     el(
@@ -568,25 +631,7 @@ function renderPeer(p: SyncPanelPeerView): HTMLElement {
       el('div', { class: 'detail' }, details.join(' · ')),
       p.lastError !== undefined ? el('div', { class: 'detail sev-error' }, p.lastError) : '',
     ),
-    el(
-      'div',
-      { class: 'actions' },
-      isAddress
-        ? ''
-        : button(
-            'Forget',
-            'forget-device',
-            () => {
-              request({ method: 'forgetDevice', deviceId: p.peerId }, `forget:${p.peerId}`);
-            },
-            {
-              icon: 'trash',
-              kind: 'icon',
-              title: `Forget ${p.name ?? p.peerId}`,
-              key: `forget:${p.peerId}`,
-            },
-          ),
-    ),
+    el('div', { class: 'actions' }, ...(isAddress ? [] : peerActions(p))),
   );
 }
 

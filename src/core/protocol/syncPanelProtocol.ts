@@ -54,6 +54,10 @@ export interface SyncPanelPeerView {
   readonly pendingOut?: number;
   readonly pendingIn?: number;
   readonly lastError?: string;
+  /** How many editors the device has open (published); "Continue here" is offered when > 0. */
+  readonly openEditors?: number;
+  /** Device Sync with this device is paused on this device (for this run). */
+  readonly paused?: boolean;
 }
 
 /** A device found on the network that is not trusted yet: offered for pairing. */
@@ -105,11 +109,29 @@ export type SyncPanelRequest =
       readonly id: number;
       readonly method: 'runCommand';
       readonly command: SyncPanelCommand;
+      /**
+       * The trusted device a device command acts on (passed to the command as `{ deviceId }`):
+       * required for SYNC_PANEL_DEVICE_COMMANDS, refused for the others.
+       */
+      readonly deviceId?: string;
     }
   | {
       readonly kind: 'request';
       readonly id: number;
       readonly method: 'forgetDevice';
+      readonly deviceId: string;
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      /** Stops Device Sync with a trusted device (no dialing, session closed) until resumed. */
+      readonly method: 'pauseDevice';
+      readonly deviceId: string;
+    }
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      readonly method: 'resumeDevice';
       readonly deviceId: string;
     }
   | {
@@ -162,8 +184,21 @@ export const SYNC_PANEL_COMMANDS = [
   'twinspace.pairDevice',
   'twinspace.addPeerAddress',
   'twinspace.linkWorkspace',
+  'twinspace.continueOnThisDevice',
 ] as const;
 export type SyncPanelCommand = (typeof SYNC_PANEL_COMMANDS)[number];
+
+/** The panel's commands that act on one trusted device: `runCommand` carries its `deviceId`. */
+export const SYNC_PANEL_DEVICE_COMMANDS = [
+  'twinspace.continueOnThisDevice',
+] as const satisfies readonly SyncPanelCommand[];
+export type SyncPanelDeviceCommand = (typeof SYNC_PANEL_DEVICE_COMMANDS)[number];
+
+export function isSyncPanelDeviceCommand(
+  command: SyncPanelCommand,
+): command is SyncPanelDeviceCommand {
+  return SYNC_PANEL_DEVICE_COMMANDS.some((c) => c === command);
+}
 
 /** Host → webview. */
 export type SyncPanelMessage =
@@ -257,9 +292,18 @@ export function parseSyncPanelRequest(raw: unknown): Validated<SyncPanelRequest>
       const allowed = SYNC_PANEL_COMMANDS.find((c) => c === command);
       if (allowed === undefined)
         return { ok: false, error: `command not allowed: ${describeValue(command)}` };
-      return { ok: true, value: { kind: 'request', id, method, command: allowed } };
+      const deviceId = raw['deviceId'];
+      if (!isSyncPanelDeviceCommand(allowed)) {
+        if (deviceId !== undefined) return { ok: false, error: `${allowed} takes no device id` };
+        return { ok: true, value: { kind: 'request', id, method, command: allowed } };
+      }
+      if (!isSyncPanelDeviceId(deviceId))
+        return { ok: false, error: `not a device id: ${describeValue(deviceId)}` };
+      return { ok: true, value: { kind: 'request', id, method, command: allowed, deviceId } };
     }
     case 'forgetDevice':
+    case 'pauseDevice':
+    case 'resumeDevice':
     case 'pairWith': {
       const deviceId = raw['deviceId'];
       if (!isSyncPanelDeviceId(deviceId))
