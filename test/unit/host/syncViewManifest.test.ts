@@ -31,6 +31,21 @@ describe('package.json: the Sync Panel view in the activity bar', () => {
     );
   });
 
+  it('the container title and the view name are localised (%key% in package.nls.json)', () => {
+    const nls = JSON.parse(readFileSync(path.join(root, 'package.nls.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const resolve = (text: string | undefined): string | undefined => {
+      const key = /^%(.+)%$/.exec(text ?? '')?.[1];
+      return key === undefined ? undefined : nls[key];
+    };
+    const container = m.contributes.viewsContainers?.activitybar?.find((c) => c.id === 'twinspace');
+    const view = m.contributes.views?.['twinspace']?.find((v) => v.id === 'twinspace.syncView');
+    assert.equal(resolve(container?.title), 'Twinspace');
+    assert.equal(resolve(view?.name), 'Device Sync');
+  });
+
   it('the view title menu names contributed commands only, shown in that view only', () => {
     const commands = new Set<string>(COMMAND_TABLE.map((c) => c.id));
     const items = m.contributes.menus?.['view/title'] ?? [];
