@@ -252,6 +252,24 @@ export class DeviceSync {
     await this.globalState.update(KNOWN_PEERS_KEY, kept);
   }
 
+  /**
+   * Pauses Device Sync with a trusted device for this run (not persisted: a restart resumes it):
+   * its session closes, it is not dialed, its connections are refused. False if not trusted.
+   */
+  pause(deviceId: string): boolean {
+    return this.worker.pausePeer(deviceId);
+  }
+
+  /** Resumes Device Sync with a paused device (dialed again at once). False if not paused. */
+  resume(deviceId: string): boolean {
+    return this.worker.resumePeer(deviceId);
+  }
+
+  /** The devices Device Sync is paused with. */
+  paused(): string[] {
+    return this.worker.pausedPeers();
+  }
+
   private async remember(entry: KnownPeer): Promise<void> {
     const list = readKnownPeers(this.globalState).filter((k) => k.address !== entry.address);
     await this.globalState.update(KNOWN_PEERS_KEY, [...list, entry]);

@@ -6,6 +6,7 @@
  *                                                            in the background)
  *   pairDevice({ mode: 'join', address, code })           → { ok, sas?, deviceId?, name?, error? }
  *   forgetDevice({ deviceId })                            → { ok, error? }
+ *   pauseDevice({ deviceId }) / resumeDevice({ deviceId }) → { ok, error? } (for this run only)
  *   addPeerAddress({ address })                           → { ok, address?, error? }
  *   linkWorkspace({ workspaceId })                        → { ok, workspaceId?, error? }
  */
@@ -366,6 +367,61 @@ export class DeviceSyncCommands {
     }
     await sync.forget(deviceId);
     this.output.info(`[host.pairing] forgot ${deviceId}`);
+    return { ok: true };
+  }
+
+  // ------------------------------------------------------------------ pause / resume
+
+  /** Pauses Device Sync with a trusted device (session closed, not dialed) until resumed. */
+  pauseDevice(arg?: unknown): Promise<SimpleResult | undefined> {
+    return this.pauseOrResume(arg, true);
+  }
+
+  /** Resumes Device Sync with a paused device. */
+  resumeDevice(arg?: unknown): Promise<SimpleResult | undefined> {
+    return this.pauseOrResume(arg, false);
+  }
+
+  private async pauseOrResume(arg: unknown, pause: boolean): Promise<SimpleResult | undefined> {
+    const sync = this.require();
+    const paused = new Set(sync.paused());
+    let deviceId: string;
+    if (isRecord(arg) || typeof arg === 'string') {
+      const id = typeof arg === 'string' ? arg : arg['deviceId'];
+      if (typeof id !== 'string' || !isDeviceId(id)) return { ok: false, error: 'not a device id' };
+      if (!sync.trusted().some((p) => p.deviceId === id)) {
+        return { ok: false, error: `${id} is not a trusted device` };
+      }
+      deviceId = id;
+    } else {
+      const candidates = sync.trusted().filter((p) => paused.has(p.deviceId) !== pause);
+      if (candidates.length === 0) {
+        void vscode.window.showInformationMessage(
+          pause
+            ? vscode.l10n.t('Twinspace: no trusted device to pause.')
+            : vscode.l10n.t('Twinspace: no paused device.'),
+        );
+        return undefined;
+      }
+      const picked = await vscode.window.showQuickPick(
+        candidates.map((p) => ({
+          label: p.name !== '' ? p.name : shortDeviceId(p.deviceId),
+          description: shortDeviceId(p.deviceId),
+          deviceId: p.deviceId,
+        })),
+        {
+          title: pause ? vscode.l10n.t('Pause a Device') : vscode.l10n.t('Resume a Device'),
+          placeHolder: pause
+            ? vscode.l10n.t('The device to stop syncing with until resumed (this session only)')
+            : vscode.l10n.t('The device to sync with again'),
+        },
+      );
+      if (picked === undefined) return undefined;
+      deviceId = picked.deviceId;
+    }
+    if (pause) sync.pause(deviceId);
+    else if (!sync.resume(deviceId)) return { ok: false, error: `${deviceId} is not paused` };
+    this.output.info(`[host.pairing] ${pause ? 'paused' : 'resumed'} ${deviceId}`);
     return { ok: true };
   }
 

@@ -73,6 +73,7 @@ import {
 import { decodePublicKey } from './trust/trustFile';
 import type { TrustStore, WorkspaceGrant } from './trust/TrustStore';
 import type { Transport } from './transport/Transport';
+import { PausedPeers, pausedReason } from './PausedPeers';
 
 export type { FileMessageHandler } from './session/FileMessageRouter';
 
@@ -153,6 +154,8 @@ export interface SyncPeerView {
   /** The workspace id of the peer's SyncStep1. */
   readonly workspaceId?: string;
   readonly lastError?: string;
+  /** Device Sync with this device is paused (pausePeer): not dialed, connections refused. */
+  readonly paused?: true;
 }
 
 export interface RejectedPeer {
@@ -238,6 +241,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   private svTimer: unknown;
   private readonly disposers: (() => void)[] = [];
   private readonly handshaking = new Set<Transport>();
+  private readonly paused = new PausedPeers();
   private readonly files = new FileMessageRouter({
     grantOf: (deviceId) => this.grantOf(deviceId),
     isCurrent: (session) => this.sessions.get(session.remoteDeviceId) === session,
@@ -287,6 +291,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     this.signal = signal;
     this.disposers.push(
       this.trust.onRevoked((deviceId, reason) => {
+        this.paused.delete(deviceId);
         this.sessions.get(deviceId)?.close(`trust ${reason}`);
       }),
       this.trust.onChange(() => {
@@ -364,6 +369,23 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
           ? { workspaceId: session.remoteWorkspaceId }
           : {}),
         ...(session.lastError !== undefined ? { lastError: session.lastError } : {}),
+      });
+    }
+    for (const id of this.paused.list()) {
+      const view = out.get(id);
+      out.set(id, {
+        ...(view ?? {
+          peerId: id,
+          state: 'Disconnected',
+          transport,
+          pendingOut: 0,
+          pendingOutBytes: 0,
+          pendingIn: 0,
+          unitsReceived: 0,
+          unitsRejected: 0,
+          inSync: false,
+        }),
+        paused: true,
       });
     }
     return [...out.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
@@ -571,6 +593,42 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     session.close('forged key rotation');
   }
 
+  // ---------------------------------------------------------------- pause
+
+  /**
+   * Pauses Device Sync with a trusted device without forgetting it: stops dialing it, closes its
+   * session, and refuses its connections after the handshake (a `sync.worker.peer_rejected`
+   * diagnostic with the reason) until `resumePeer`. For this run only (not persisted). Returns
+   * false for a device that is not trusted (nothing changes); idempotent otherwise.
+   */
+  pausePeer(deviceId: string): boolean {
+    if (!this.isTrustedId(deviceId)) return false;
+    if (!this.paused.add(deviceId)) return true;
+    this.sessions.get(deviceId)?.close(this.pausedReason());
+    return true;
+  }
+
+  /** Resumes Device Sync with a paused device: its addresses are dialed again at once. */
+  resumePeer(deviceId: string): boolean {
+    if (!this.paused.delete(deviceId)) return false;
+    for (const target of this.targets.values()) {
+      if (target.deviceId !== deviceId) continue;
+      target.attempt = 0;
+      target.lastError = undefined;
+      this.startDialing(target);
+    }
+    return true;
+  }
+
+  /** The devices Device Sync is paused with, sorted. */
+  pausedPeers(): string[] {
+    return this.paused.list();
+  }
+
+  private pausedReason(): string {
+    return pausedReason(this.options.deviceName ?? this.deviceId.slice(0, 12));
+  }
+
   // ---------------------------------------------------------------- targets
 
   /** Dial `address` for as long as the worker runs (manual peer). Idempotent. */
@@ -626,6 +684,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
   private startDialing(target: DialTarget): void {
     if (!this.running || target.running) return;
     if (target.discovered && !this.isTrustedId(target.deviceId)) return;
+    if (this.paused.has(target.deviceId)) return;
     target.running = true;
     void this.dialLoop(target).finally(() => {
       target.running = false;
@@ -643,6 +702,8 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     if (signal === undefined) return;
     while (!signal.aborted && this.targets.get(target.key) === target) {
       if (target.discovered && !this.isTrustedId(target.deviceId)) return;
+      // Paused: the loop ends; resumePeer starts it again.
+      if (this.paused.has(target.deviceId)) return;
       const live = target.deviceId !== undefined ? this.sessions.get(target.deviceId) : undefined;
       if (live !== undefined) {
         await Promise.race([live.closed, this.stopped]);
@@ -656,7 +717,7 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
           target.lastError = reached.lastError;
         }
       }
-      if (isAborted(signal)) return;
+      if (isAborted(signal) || this.paused.has(target.deviceId)) return;
       target.attempt += 1;
       const delay = Math.round(this.backoff.delay(target.attempt));
       this.ctx?.diagnostics.emit(
@@ -774,8 +835,13 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     };
   }
 
-  private recordRejection(error: unknown, deviceId: string | undefined, address: string): void {
-    const reason = error instanceof ProtocolError ? error.reason : 'internal';
+  private recordRejection(
+    error: unknown,
+    deviceId: string | undefined,
+    address: string,
+    kind?: 'paused',
+  ): void {
+    const reason = kind ?? (error instanceof ProtocolError ? error.reason : 'internal');
     const message = describeError(error);
     const entry: RejectedPeer = {
       at: this.clock.now(),
@@ -882,6 +948,13 @@ export class SyncWorker implements WorkerSpec, PeerSessionOwner {
     const id = channel.remoteDeviceId;
     if (!this.running) {
       channel.close('device sync stopped');
+      return undefined;
+    }
+    if (this.paused.has(id)) {
+      // Authenticated, so the refusal names the device; the CLOSE tells it why.
+      const reason = this.pausedReason();
+      channel.close(reason);
+      this.recordRejection(new Error(reason), id, channel.transportDescription, 'paused');
       return undefined;
     }
     const existing = this.sessions.get(id);
