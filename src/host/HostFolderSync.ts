@@ -45,8 +45,9 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
       ...(options.maxFileBytes !== undefined ? { maxFileBytes: options.maxFileBytes } : {}),
       dirtyPaths: () => this.dirtyPaths(),
       applyToBuffer: (rel, content) => this.applyToBuffer(rel, content),
-      onStatus: () => {
+      onStatus: (status) => {
         this.emitter.fire();
+        this.maybeShowProgress(status);
       },
     });
     const watcher = vscode.workspace.createFileSystemWatcher(
@@ -102,6 +103,69 @@ export class HostFolderSync implements FileSyncView, vscode.Disposable {
 
   resolveConflict(conflictId: string, choice: ConflictChoice): Promise<void> {
     return this.sync.resolveConflict(conflictId, choice);
+  }
+
+  /**
+   * Resolves true once this folder is in sync with at least one connected device, false when
+   * `timeoutMs` passes or `token` is cancelled first.
+   */
+  async waitUntilInSync(
+    timeoutMs: number,
+    token?: vscode.CancellationToken,
+    onProgress?: (status: FileSyncStatus) => void,
+  ): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.options.worker.isSynced(1) && this.sync.isInSync()) return true;
+      if (token?.isCancellationRequested === true || Date.now() >= deadline) return false;
+      onProgress?.(this.sync.status());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private progressShown = false;
+
+  /**
+   * A notification with progress while a scan or a large sync runs (initial sync, a branch
+   * switch). Cancel only closes the notification: the sync goes on, and the status bar keeps
+   * showing "syncing N%".
+   */
+  private maybeShowProgress(status: FileSyncStatus): void {
+    if (this.progressShown) return;
+    const big = status.state === 'scanning' || (status.state === 'syncing' && status.pending >= 10);
+    if (!big) return;
+    this.progressShown = true;
+    void vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: vscode.l10n.t('Twinspace: syncing files'),
+        cancellable: true,
+      },
+      async (progress, token) => {
+        let reported = 0;
+        for (;;) {
+          const now = this.sync.status();
+          if (
+            now.state === 'in-sync' ||
+            now.state === 'off' ||
+            now.state === 'awaiting-confirmation'
+          )
+            break;
+          if (token.isCancellationRequested) break;
+          const percent = now.state === 'scanning' ? 0 : now.percent;
+          progress.report({
+            increment: Math.max(0, percent - reported),
+            message:
+              now.state === 'scanning'
+                ? vscode.l10n.t('scanning the folder…')
+                : vscode.l10n.t('{0} files pending', now.pending),
+          });
+          reported = Math.max(reported, percent);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        this.progressShown = false;
+      },
+    );
   }
 
   dispose(): void {

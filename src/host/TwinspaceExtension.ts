@@ -7,7 +7,7 @@ import type { RegisterState } from '../core/state';
 import type { Intent, IntentSource } from '../core/intents';
 import { countEditors } from '../core/openEditors';
 import { LifecycleHost } from './LifecycleHost';
-import { summarizeStatus } from '../core/statusSummary';
+import { describeFileSync, summarizeStatus } from '../core/statusSummary';
 import { RegistryRuntime } from '../runtime/RegistryRuntime';
 import { shortDeviceId } from '../sync/identity/DeviceIdentity';
 import { COMMAND_TABLE, type CommandId } from './commandTable';
@@ -450,8 +450,40 @@ export class TwinspaceExtension implements vscode.Disposable {
           }),
         );
       },
+      'twinspace.waitUntilInSync': async (arg) => {
+        const files = this.deviceSync?.files;
+        if (!files) {
+          throw new Error(
+            vscode.l10n.t('File sync is not running (no folder, or Device Sync is off).'),
+          );
+        }
+        const timeoutMs =
+          typeof arg === 'object' &&
+          arg !== null &&
+          typeof (arg as { timeoutMs?: unknown }).timeoutMs === 'number'
+            ? (arg as { timeoutMs: number }).timeoutMs
+            : 10 * 60_000;
+        const inSync = await vscode.window.withProgress(
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: vscode.l10n.t('Twinspace: waiting until the files are in sync'),
+            cancellable: true,
+          },
+          (progress, token) =>
+            files.waitUntilInSync(timeoutMs, token, (status) => {
+              progress.report({ message: describeFileSync(status) });
+            }),
+        );
+        const status = files.status();
+        if (inSync) {
+          void vscode.window.showInformationMessage(
+            vscode.l10n.t('Twinspace: in sync ({0} files).', status.files),
+          );
+        }
+        return { inSync, percent: status.percent, pending: status.pending };
+      },
       'twinspace.showStatus': () => {
-        const summary = summarizeStatus(this.runtime?.snapshot());
+        const summary = summarizeStatus(this.runtime?.snapshot(), this.fileSync?.status());
         // Not awaited: the command finishes when the message is shown, not when it is dismissed.
         void vscode.window.showInformationMessage(summary.text, { detail: summary.tooltip });
       },

@@ -18,6 +18,7 @@ export const COMMAND_TABLE = [
     icon: '$(link)',
   },
   { id: 'twinspace.addPeerAddress', title: 'Add a Device by Address…', icon: '$(add)' },
+  { id: 'twinspace.waitUntilInSync', title: 'Wait Until Files Are in Sync', icon: '$(pass)' },
   {
     id: 'twinspace.continueOnThisDevice',
     title: 'Continue on This Device…',

@@ -330,6 +330,41 @@ describe('Device Sync with a headless CLI peer', function () {
     await vscode.commands.executeCommand('workbench.action.files.revert');
   });
 
+  it('files: "Wait Until Files Are in Sync" resolves once both sides agree (a revert un-types the edit everywhere)', async () => {
+    const r = await vscode.commands.executeCommand<{ inSync: boolean; pending: number }>(
+      'twinspace.waitUntilInSync',
+      { timeoutMs: 20_000 },
+    );
+    const listing = (dir: string): string =>
+      fs
+        .readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+        .map(
+          (f) => `${f}=${JSON.stringify(fs.readFileSync(path.join(dir, f), 'utf8').slice(0, 40))}`,
+        )
+        .join(', ');
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '';
+    assert.equal(
+      r.inSync,
+      true,
+      `${JSON.stringify(r)}\nhere: ${listing(root)}\ncli: ${listing(cliFolder)}\ncli status: ${JSON.stringify(readStatus(stateDir)?.['files' as keyof CliStatus])}\ncli log: ${serveLog
+        .split('\n')
+        .filter((l) => l.includes('files'))
+        .slice(-15)
+        .join('\n')}`,
+    );
+    assert.equal(r.pending, 0);
+    await eventually(
+      'the reverted text on the CLI peer',
+      () =>
+        fs.readFileSync(path.join(cliFolder, 'a.txt'), 'utf8') === 'hello\nfrom the cli\n'
+          ? true
+          : undefined,
+      20_000,
+    );
+  });
+
   it('the same code cannot be used twice', async () => {
     assert.ok(usedCode !== undefined, 'not paired');
     const r = await vscode.commands.executeCommand<PairResult>('twinspace.pairDevice', {

@@ -376,17 +376,17 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.bufferText.set(path, text);
         return;
       }
-      const before = Y.encodeStateVector(doc);
       const oldText = this.bufferText.get(path) ?? format.text;
-      applyLocalFileChange(
-        doc,
-        oldText,
-        { text, encoding: format.encoding, bom: format.bom },
-        LOCAL_ORIGIN,
-      );
+      const update = captureUpdate(doc, () => {
+        applyLocalFileChange(
+          doc,
+          oldText,
+          { text, encoding: format.encoding, bom: format.bom },
+          LOCAL_ORIGIN,
+        );
+      });
       this.bufferText.set(path, text);
-      if (sameVector(before, Y.encodeStateVector(doc))) return;
-      const update = Y.encodeStateAsUpdate(doc, before);
+      if (update === undefined) return;
       for (const peer of this.options.peers.filePeers()) {
         this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
       }
@@ -944,17 +944,17 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const fileId = fileIdOf(entry.path);
     this.pathsById.set(fileId, entry.path);
     const doc = await replicas.get(fileId);
-    const before = Y.encodeStateVector(doc);
     const content = { text: decoded.text, encoding: decoded.encoding, bom: decoded.bom };
-    if (!isSeeded(doc)) {
-      seedTextFileDoc(doc, content, LOCAL_ORIGIN);
-    } else {
-      const oldText = this.diskText(entry.path, doc);
-      applyLocalFileChange(doc, oldText, content, LOCAL_ORIGIN);
-    }
+    const update = captureUpdate(doc, () => {
+      if (!isSeeded(doc)) {
+        seedTextFileDoc(doc, content, LOCAL_ORIGIN);
+      } else {
+        const oldText = this.diskText(entry.path, doc);
+        applyLocalFileChange(doc, oldText, content, LOCAL_ORIGIN);
+      }
+    });
     this.lastDiskText.delete(entry.path);
-    const update = Y.encodeStateAsUpdate(doc, before);
-    if (!sameVector(before, Y.encodeStateVector(doc))) {
+    if (update !== undefined) {
       for (const peer of this.options.peers.filePeers()) {
         this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
       }
@@ -1113,11 +1113,13 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     );
     const winner = seeds[0];
     if (!seeds.includes(mySeed) || mySeed === winner) return;
-    const before = Y.encodeStateVector(doc);
-    removeSeed(doc, Number(mySeed));
-    const update = Y.encodeStateAsUpdate(doc, before);
-    for (const peer of this.options.peers.filePeers()) {
-      this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId: fileIdOf(p), update });
+    const update = captureUpdate(doc, () => {
+      removeSeed(doc, Number(mySeed));
+    });
+    if (update !== undefined) {
+      for (const peer of this.options.peers.filePeers()) {
+        this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId: fileIdOf(p), update });
+      }
     }
     changes.push({
       type: 'conflict',
@@ -1207,15 +1209,18 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     const doc = await replicas.get(fileId);
     const path = this.pathsById.get(fileId);
-    const before = Y.encodeStateVector(doc);
     const textBefore = isSeeded(doc) ? readTextFile(doc)?.text : undefined;
+    let changed: Uint8Array | undefined;
     try {
-      Y.applyUpdate(doc, update, peerId);
+      changed = captureUpdate(doc, () => {
+        Y.applyUpdate(doc, update, peerId);
+      });
     } catch (error) {
       this.reject(peerId, `update for file ${fileId} does not apply: ${describeError(error)}`);
       return;
     }
-    if (sameVector(before, Y.encodeStateVector(doc))) return;
+    // Nothing new (deletions count: a state vector alone would miss them).
+    if (changed === undefined) return;
     // Remember what the disk holds until the new content is written there.
     if (path !== undefined && textBefore !== undefined && !this.lastDiskText.has(path)) {
       const known = this.known.get(path);
@@ -1629,8 +1634,23 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   }
 }
 
-function sameVector(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+/**
+ * Runs `change` and returns the Yjs update it produced, or undefined when it changed nothing
+ * (from the document's update events: a state vector comparison would miss deletions).
+ */
+function captureUpdate(doc: Y.Doc, change: () => void): Uint8Array | undefined {
+  const updates: Uint8Array[] = [];
+  const listener = (update: Uint8Array): void => {
+    updates.push(update);
+  };
+  doc.on('update', listener);
+  try {
+    change();
+  } finally {
+    doc.off('update', listener);
+  }
+  if (updates.length === 0) return undefined;
+  return updates.length === 1 ? updates[0] : Y.mergeUpdates(updates);
 }
 
 /** Deletes every live character that client `seed` inserted, and its seed key. */

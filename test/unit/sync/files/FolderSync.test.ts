@@ -1022,6 +1022,15 @@ describe('FolderSync between devices (in-process harness)', function () {
     await mesh.allIdle();
     // a's disk still has what was saved: its editor is dirty.
     assert.equal(await a.readText('buf.txt'), 'line one\nline two\n');
+    // Reverting the buffer (back to the saved text) un-types the edits on b too.
+    a.sync?.bufferChanged('buf.txt', 'line one\nline two\n');
+    await waitUntil(
+      async () => (await b.readText('buf.txt')) === 'line one\nline two\n',
+      'the reverted text in b’s file',
+      10_000,
+      () => dump(a, b),
+    );
+    await mesh.allIdle();
     // Whatever came back to a went to the buffer, and it is text the buffer itself held (the
     // buffer's own edits are in it: nothing typed is undone).
     const typed = ['line one\nline two typed\n', 'line zero\nline one\nline two typed\n'];
