@@ -23,7 +23,8 @@ import { describeError, TwinspaceError } from '../core/errors';
 import type { LinkChoice } from '../core/files/fileSyncStatus';
 import * as path from 'node:path';
 import { controlRequest, type ControlResponse } from './ControlServer';
-import { readStatus, serve } from './serve';
+import { defaultStateDir, readStatus, serve } from './serve';
+import { unlinkFolder } from '../sync/files/unlinkFolder';
 
 const USAGE = `usage:
   twinspace serve <folder> [--name <device name>] [--state-dir <dir>] [--port <n>]
@@ -42,6 +43,7 @@ const USAGE = `usage:
   twinspace workspaces --state-dir <dir> [--json]
   twinspace link <workspaceId> --state-dir <dir>
   twinspace rotate-key --state-dir <dir>
+  twinspace unlink <folder> [--state-dir <dir>]   (stop syncing files: keeps them, drops state)
   twinspace help`;
 
 function parseFirstSync(text: string): LinkChoice {
@@ -113,6 +115,27 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     case 'pair':
       return pairCommand(rest);
+    case 'unlink': {
+      const { values, positionals } = parseArgs({
+        args: [...rest],
+        allowPositionals: true,
+        options: { 'state-dir': { type: 'string' } },
+      });
+      const folder = positionals[0];
+      if (folder === undefined || positionals.length > 1)
+        throw usageError('unlink needs one folder');
+      const stateDir = values['state-dir'] ?? defaultStateDir(path.resolve(folder));
+      const report = await unlinkFolder(folder, path.join(stateDir, 'files'));
+      process.stdout.write(
+        `unlinked ${path.resolve(folder)}: removed ${
+          [
+            ...(report.removedStateDir !== undefined ? ['orchestrator state'] : []),
+            ...report.removedState,
+          ].join(', ') || 'nothing (it was not linked)'
+        }; ${report.removedTempFiles.length} temp files removed; your files are untouched\n`,
+      );
+      return 0;
+    }
     case 'visit': {
       const { values, positionals } = parseArgs({
         args: [...rest],

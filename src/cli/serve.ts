@@ -103,7 +103,7 @@ export interface PeerStatus {
  * The state folder of a folder served without --state-dir: outside the folder (the file sync
  * refuses state inside what it syncs), under $XDG_STATE_HOME (default ~/.local/state).
  */
-function defaultStateDir(folder: string): string {
+export function defaultStateDir(folder: string): string {
   const base = process.env['XDG_STATE_HOME'] ?? path.join(os.homedir(), '.local', 'state');
   const key = createHash('sha256').update(folder).digest('hex').slice(0, 16);
   return path.join(base, 'twinspace', `${path.basename(folder) || 'root'}-${key}`);

@@ -222,6 +222,20 @@ describe('Workspace files between CLI processes', function () {
       'the edit on both sides',
     );
   });
+
+  it('unlink: refused while serve runs; after kill -9 it drops the file state and keeps every file', async () => {
+    const busy = b.cli(['unlink', b.folder]);
+    assert.notEqual(busy.code, 0, busy.stdout);
+    assert.match(busy.stderr, /busy|in use|locked/i);
+    const before = tree(b.folder);
+    await b.kill9();
+    const r = b.cli(['unlink', b.folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /your files are untouched/);
+    assert.deepEqual(tree(b.folder), before);
+    assert.ok(!existsSync(path.join(b.stateDir, 'files', 'known.json')));
+    assert.ok(!existsSync(path.join(b.stateDir, 'files', 'docs')));
+  });
 });
 
 describe('The first sync of a folder that already has files', function () {
