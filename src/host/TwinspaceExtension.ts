@@ -333,9 +333,13 @@ export class TwinspaceExtension implements vscode.Disposable {
     const sessions = new Map((sync?.peers() ?? []).map((p) => [p.peerId, p]));
     const trusted = sync?.trusted() ?? [];
     const trustedIds = new Set(trusted.map((p) => p.deviceId));
+    const editorCounts = new Map(
+      (this.lifecycle?.devices() ?? []).map((d) => [d.deviceId, countEditors(d.editors)]),
+    );
     const peers = trusted.map((t) => {
       const live = sessions.get(t.deviceId);
       const info = state?.sync.peers[t.deviceId];
+      const openEditors = editorCounts.get(t.deviceId);
       return {
         peerId: t.deviceId,
         name: t.name,
@@ -346,6 +350,8 @@ export class TwinspaceExtension implements vscode.Disposable {
         ...(live?.address !== undefined ? { address: live.address } : {}),
         ...(live !== undefined ? { pendingOut: live.pendingOut, pendingIn: live.pendingIn } : {}),
         ...(live?.lastError !== undefined ? { lastError: live.lastError } : {}),
+        ...(live?.paused === true ? { paused: true } : {}),
+        ...(openEditors !== undefined ? { openEditors } : {}),
       };
     });
     // Manual addresses not paired yet: shown so the user sees what is being dialed.
@@ -406,7 +412,12 @@ export class TwinspaceExtension implements vscode.Disposable {
         this.viewListeners.add(listener);
         return () => this.viewListeners.delete(listener);
       },
-      runCommand: (command) => vscode.commands.executeCommand(command),
+      runCommand: (command, arg) =>
+        arg === undefined
+          ? vscode.commands.executeCommand(command)
+          : vscode.commands.executeCommand(command, arg),
+      pauseDevice: (id) => this.syncCommands.pauseDevice(id),
+      resumeDevice: (id) => this.syncCommands.resumeDevice(id),
       forgetDevice: (deviceId) => this.syncCommands.forgetDevice(deviceId),
       pairWith: (deviceId) => this.syncCommands.pairWith(deviceId),
       reportRejected: (reason) => {
@@ -498,6 +509,8 @@ export class TwinspaceExtension implements vscode.Disposable {
       'twinspace.forgetDevice': (arg) => this.syncCommands.forgetDevice(arg),
       'twinspace.linkWorkspace': (arg) => this.syncCommands.linkWorkspace(arg),
       'twinspace.addPeerAddress': (arg) => this.syncCommands.addPeerAddress(arg),
+      'twinspace.pauseDevice': (arg) => this.syncCommands.pauseDevice(arg),
+      'twinspace.resumeDevice': (arg) => this.syncCommands.resumeDevice(arg),
       'twinspace.continueOnThisDevice': (arg) => {
         if (!this.lifecycle) throw new Error(vscode.l10n.t('Device Sync is not running.'));
         return this.lifecycle.continueOnDevice.run(arg);

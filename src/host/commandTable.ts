@@ -18,6 +18,8 @@ export const COMMAND_TABLE = [
     icon: '$(link)',
   },
   { id: 'twinspace.addPeerAddress', title: 'Add a Device by Address…', icon: '$(add)' },
+  { id: 'twinspace.pauseDevice', title: 'Pause a Device…', icon: '$(debug-pause)' },
+  { id: 'twinspace.resumeDevice', title: 'Resume a Device…', icon: '$(debug-start)' },
   { id: 'twinspace.waitUntilInSync', title: 'Wait Until Files Are in Sync', icon: '$(pass)' },
   {
     id: 'twinspace.continueOnThisDevice',
