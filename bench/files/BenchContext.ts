@@ -174,7 +174,8 @@ export async function measureChange(
  */
 export class StallDetector {
   private last = '';
-  private lastChangeAt = performance.now();
+  private readonly startedAt = performance.now();
+  private lastChangeAt = this.startedAt;
   private lastCheckAt = 0;
 
   constructor(
@@ -199,7 +200,9 @@ export class StallDetector {
     if (now - this.lastChangeAt <= this.stallMs) return undefined;
     return (
       `stalled: the destination has had ${listing.length} of ${this.expected} files ` +
-      `(${(bytes / 1e6).toFixed(1)} MB) for ${((now - this.lastChangeAt) / 1000).toFixed(0)} s`
+      `(${(bytes / 1e6).toFixed(1)} MB) for ${((now - this.lastChangeAt) / 1000).toFixed(0)} s ` +
+      `(last growth seen ${((this.lastChangeAt - this.startedAt) / 1000).toFixed(0)} s after the start, ` +
+      `checked every ${(this.everyMs / 1000).toFixed(0)} s)`
     );
   }
 }
