@@ -115,8 +115,12 @@ function formatDiagnostic(event: DiagnosticEvent): string {
   return `${time} ${event.severity.toUpperCase().padEnd(5)} [${event.channel}] ${event.message}${data}\n`;
 }
 
+let tempSeq = 0;
+
 async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // A name per write: two writes of one file may overlap (status timer and a control request).
+  tempSeq += 1;
+  const tmp = `${file}.${process.pid}.${tempSeq}.tmp`;
   await fs.writeFile(tmp, text);
   await fs.rename(tmp, file);
 }

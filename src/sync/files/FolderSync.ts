@@ -148,6 +148,10 @@ export const BLOB_CHUNK_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_CHUNKS = 8;
 /** A text document asked for and not answered is asked for again after this long. */
 const REQUEST_RETRY_MS = 3_000;
+/** A blob whose chunks stop coming for this long is asked for again. */
+const CHUNK_TIMEOUT_MS = 15_000;
+/** How often what is still missing is looked at again (answers lost, blobs nobody had). */
+const RETRY_MS = 3_000;
 const KNOWN_FILE = 'known.json';
 /** What `fileIdOf` produces: the only file ids this side uses. */
 const FILE_ID = /^[0-9a-f]{32}$/;
@@ -162,6 +166,8 @@ interface BlobFetch {
   nextOffset: number;
   received: number;
   inflight: number;
+  /** When a chunk was last asked for or received (ms, Date.now). */
+  requestedAt: number;
   peer: string | undefined;
   readonly triedPeers: Set<string>;
 }
@@ -233,64 +239,70 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     try {
       this.setState('scanning');
       await fs.mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-      this.orchestrator = await FileOrchestrator.open({
+      const orchestrator = await FileOrchestrator.open({
         folder: options.folder,
         stateDir: options.stateDir,
         now: () => this.now,
       });
+      this.orchestrator = orchestrator;
       this.replicas = await FileReplicas.open(nodePath.join(options.stateDir, 'docs'));
       const firstRun = !(await this.loadKnown());
-      const previous: ScanSnapshot = {
-        entries: this.known,
-        dirs: this.knownDirs,
-        scannedAt: this.scannedAt,
-      };
-      const scan = await scanFolder(this.orchestrator.folderReal, {
-        previous,
-        maxFileBytes: this.maxFileBytes,
-        rules: new IgnoreRules({
-          ...(options.ignorePatterns ? { extraPatterns: options.ignorePatterns } : {}),
-        }),
-        signal,
-      });
-      this.rules = scan.rules;
-      for (const link of scan.symlinks) {
+      // Peers may ask for files from now on: their messages wait in the task chain until the
+      // start-up scan below (itself the chain's first task) has published what is here.
+      options.peers.setFileHandler(this);
+      await this.enqueue(async () => {
+        const previous: ScanSnapshot = {
+          entries: this.known,
+          dirs: this.knownDirs,
+          scannedAt: this.scannedAt,
+        };
+        const scan = await scanFolder(orchestrator.folderReal, {
+          previous,
+          maxFileBytes: this.maxFileBytes,
+          rules: new IgnoreRules({
+            ...(options.ignorePatterns ? { extraPatterns: options.ignorePatterns } : {}),
+          }),
+          signal,
+        });
+        this.rules = scan.rules;
+        for (const link of scan.symlinks) {
+          ctx.diagnostics.emit(
+            'files.sync.rejected',
+            `symbolic link ${link.path} is not synced (${link.reason})`,
+          );
+        }
         ctx.diagnostics.emit(
-          'files.sync.rejected',
-          `symbolic link ${link.path} is not synced (${link.reason})`,
+          'files.sync.started',
+          `file sync of ${orchestrator.folderReal}: ${scan.entries.size} files, ${scan.dirs.size} folders`,
+          { files: scan.entries.size, hashed: scan.stats.hashed, ignored: scan.stats.ignored },
         );
-      }
-      ctx.diagnostics.emit(
-        'files.sync.started',
-        `file sync of ${this.orchestrator.folderReal}: ${scan.entries.size} files, ${scan.dirs.size} folders`,
-        { files: scan.entries.size, hashed: scan.stats.hashed, ignored: scan.stats.ignored },
-      );
-      // What changed while we were not running becomes local changes.
-      const upserted: ScanEntry[] = [];
-      for (const entry of scan.entries.values()) {
-        const before = this.known.get(entry.path);
-        if (
-          before?.hash !== entry.hash ||
-          before.executable !== entry.executable ||
-          this.options.index.fileEntry(entry.path) === undefined
-        )
-          upserted.push(entry);
-      }
-      const removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
-      const newDirs = [...scan.dirs].filter(
-        (d) => !this.knownDirs.has(d) || this.options.index.fileEntry(d) === undefined,
-      );
-      const goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
-      const choice = options.firstSync ?? 'merge';
-      if (firstRun && choice !== 'merge') {
-        // Nothing is published or written until the plan against the peer's files is settled.
-        this.held = { entries: new Map(scan.entries), dirs: [...scan.dirs], choice };
-        this.knownDirty = false;
-      } else {
-        await this.publishLocal(upserted, removed, newDirs, goneDirs, signal);
-        this.knownDirty = true;
-      }
-      await this.saveKnown();
+        // What changed while we were not running becomes local changes.
+        const upserted: ScanEntry[] = [];
+        for (const entry of scan.entries.values()) {
+          const before = this.known.get(entry.path);
+          if (
+            before?.hash !== entry.hash ||
+            before.executable !== entry.executable ||
+            this.options.index.fileEntry(entry.path) === undefined
+          )
+            upserted.push(entry);
+        }
+        const removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
+        const newDirs = [...scan.dirs].filter(
+          (d) => !this.knownDirs.has(d) || this.options.index.fileEntry(d) === undefined,
+        );
+        const goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
+        const choice = options.firstSync ?? 'merge';
+        if (firstRun && choice !== 'merge') {
+          // Nothing is published or written until the plan against the peer's files is settled.
+          this.held = { entries: new Map(scan.entries), dirs: [...scan.dirs], choice };
+          this.knownDirty = false;
+        } else {
+          await this.publishLocal(upserted, removed, newDirs, goneDirs, signal);
+          this.knownDirty = true;
+        }
+        await this.saveKnown();
+      });
 
       if (options.watch ?? true) {
         this.watcher = new FolderWatcher(this.orchestrator.folderReal, {
@@ -314,11 +326,13 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       });
       // Everything in the index may need work (entries that arrived while we were not running).
       for (const p of options.index.fileEntries().entries.keys()) this.dirtyIndexPaths.add(p);
-      options.peers.setFileHandler(this);
       await this.pollGitHead();
       this.gitTimer = setInterval(() => {
         this.pollGitHead().catch(() => undefined);
       }, options.gitPollMs ?? 3_000);
+      this.maintenanceTimer = setInterval(() => {
+        this.maintain();
+      }, 1_000);
       this.setState('syncing');
       this.schedule();
       await Promise.race([
@@ -340,6 +354,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       offIndex?.();
       if (this.gitTimer) clearInterval(this.gitTimer);
       this.gitTimer = undefined;
+      if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+      this.maintenanceTimer = undefined;
       if (this.batchTimer) clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
       this.watcher?.close();
@@ -579,6 +595,43 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
     await this.saveKnown();
     await this.replicas?.flush();
+  }
+
+  // ---- retries ----
+
+  private maintenanceTimer: ReturnType<typeof setInterval> | undefined;
+  private lastRetryAt = 0;
+
+  /**
+   * Once a second: blobs whose chunks stopped coming are asked for again, and every few seconds
+   * what the index names but this device still lacks is looked at again (a request lost with a
+   * session, a blob no peer had at the time). Bounded work: one pass over the index.
+   */
+  private maintain(): void {
+    if (!this.orchestrator || this.held) return;
+    const now = Date.now();
+    for (const fetch of this.fetches.values()) {
+      if (fetch.inflight > 0 && now - fetch.requestedAt > CHUNK_TIMEOUT_MS) {
+        this.inflightChunks -= fetch.inflight;
+        fetch.inflight = 0;
+        fetch.nextOffset = 0;
+        fetch.received = 0;
+        fetch.peer = undefined;
+      }
+    }
+    this.pumpFetches();
+    if (now - this.lastRetryAt < RETRY_MS) return;
+    if (this.running > 0 || this.batchTimer !== undefined) return;
+    if (this.options.peers.filePeers().length === 0) return;
+    this.lastRetryAt = now;
+    let added = 0;
+    for (const [p, entry] of this.options.index.fileEntries().entries) {
+      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
+      if (entry.by === this.options.deviceId || this.satisfied(p, entry)) continue;
+      this.dirtyIndexPaths.add(p);
+      added++;
+    }
+    if (added > 0) this.schedule();
   }
 
   // ---- git branch / HEAD ----
@@ -1378,6 +1431,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         nextOffset: 0,
         received: 0,
         inflight: 0,
+        requestedAt: 0,
         peer: undefined,
         triedPeers: new Set(),
       });
@@ -1449,6 +1503,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         });
         if (!sent) break;
         fetch.nextOffset += length;
+        fetch.requestedAt = Date.now();
         fetch.inflight++;
         this.inflightChunks++;
       }
@@ -1477,6 +1532,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       return;
     }
     fetch.buffer.set(bytes, offset);
+    fetch.requestedAt = Date.now();
     fetch.received += bytes.length;
     fetch.inflight--;
     this.inflightChunks--;
