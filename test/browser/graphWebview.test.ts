@@ -329,6 +329,102 @@ describe('Workspace Graph webview (headless Chromium)', function () {
     await page.close();
   });
 
+  it('labels: file names, URL host and path, ellipsised, in the theme font and colour; hover', async () => {
+    const page = await open('replica-labels');
+    // The theme, as VS Code hands it to a webview: variables on <html>, the kind on <body>.
+    await page.evaluate(() => {
+      const d = (
+        globalThis as unknown as {
+          document: { documentElement: { style: { setProperty(k: string, v: string): void } } };
+        }
+      ).document;
+      d.documentElement.style.setProperty('--vscode-editor-foreground', 'rgb(10, 20, 30)');
+      d.documentElement.style.setProperty('--vscode-foreground', 'rgb(40, 50, 60)');
+      d.documentElement.style.setProperty('--vscode-editor-background', 'rgb(250, 250, 250)');
+      d.documentElement.style.setProperty('--vscode-font-family', '"DejaVu Sans", sans-serif');
+      d.documentElement.style.setProperty('--vscode-font-size', '14px');
+    });
+    const h = new FakeHost();
+    h.apply({ type: 'VisitNode', nodeId: 'src/a.ts', kind: 'file', label: 'a.ts' });
+    h.apply({
+      type: 'VisitNode',
+      nodeId: 'src/util.ts',
+      kind: 'file',
+      label: 'util.ts',
+      from: 'src/a.ts',
+    });
+    h.apply({
+      type: 'VisitNode',
+      nodeId: 'test/util.ts',
+      kind: 'file',
+      label: 'util.ts',
+      from: 'src/util.ts',
+    });
+    h.apply({
+      type: 'VisitNode',
+      nodeId: 'https://www.example.com/docs/?q=1',
+      kind: 'url',
+      label: 'The Guide',
+      from: 'src/a.ts',
+      edge: 'link',
+    });
+    const long = `${'very-long-name-'.repeat(12)}end.ts`;
+    h.apply({
+      type: 'VisitNode',
+      nodeId: `src/${long}`,
+      kind: 'file',
+      label: long,
+      from: 'src/a.ts',
+    });
+    await send(page, { kind: 'notification', method: 'update', update: h.diff() });
+    await until(
+      'settled',
+      () => stats(page),
+      (v) => v.nodes === 5 && !v.layoutRunning,
+    );
+    const style = await page.evaluate(() => window.twinspaceGraph.style());
+    assert.equal(style.label, 'rgb(10, 20, 30)', 'labels use --vscode-editor-foreground');
+    assert.equal(style.edge, 'rgb(40, 50, 60)', 'edges use --vscode-foreground');
+    assert.equal(style.background, 'rgb(250, 250, 250)');
+    assert.match(style.font, /^14px "DejaVu Sans", sans-serif$/);
+
+    // Labels never overlap; zoomed in (nodes further apart on screen), every node is named.
+    await page.getByTestId('graph-canvas').focus();
+    for (let i = 0; i < 4; i++) await page.keyboard.press('+');
+    await page.waitForTimeout(200); // a frame at the new zoom
+    const labels = await until(
+      'labels',
+      () => page.evaluate(() => window.twinspaceGraph.labels()),
+      (v) => v.length === 5,
+    );
+    const text = new Map(labels.map((l) => [l.id, l.text]));
+    assert.equal(text.get('src/a.ts'), 'a.ts');
+    assert.equal(text.get('src/util.ts'), 'src/util.ts', 'same name twice: the folder in front');
+    assert.equal(text.get('test/util.ts'), 'test/util.ts');
+    assert.equal(text.get('https://www.example.com/docs/?q=1'), 'example.com/docs');
+    const cut = labels.find((l) => l.id === `src/${long}`);
+    assert.ok(cut && cut.text.endsWith('…') && cut.text.length < long.length, cut?.text);
+    assert.ok(long.startsWith(cut.text.slice(0, -1)));
+    assert.ok(cut.width <= 160, `ellipsised label is ${cut.width} px wide`);
+    // Each label sits next to its node (right of it when there is room).
+    for (const l of labels) {
+      const at = await page.evaluate((id) => window.twinspaceGraph.nodeScreen(id), l.id);
+      assert.ok(at);
+      const dx = Math.max(l.x - at.x, 0, at.x - (l.x + l.width));
+      const dy = Math.abs(l.y - at.y);
+      assert.ok(dx < 20 && dy < 30, `${l.id}: label at ${l.x},${l.y}, node at ${at.x},${at.y}`);
+    }
+    // Hover: the node under the pointer is outlined; its tooltip is the full path.
+    const at = await page.evaluate(() => window.twinspaceGraph.nodeScreen('src/util.ts'));
+    assert.ok(at);
+    await page.mouse.move(at.x, at.y);
+    assert.equal(await page.evaluate(() => window.twinspaceGraph.hovered()), 'src/util.ts');
+    assert.equal(await page.getByTestId('graph-canvas').getAttribute('title'), 'src/util.ts');
+    await page.mouse.move(5, 200);
+    assert.equal(await page.evaluate(() => window.twinspaceGraph.hovered()), undefined);
+    await page.close();
+  });
+
   it('search selects a match, Enter and click open it, dragging stores a position', async () => {
     const page = await open('replica-search');
     await send(page, { kind: 'notification', method: 'update', update: firstUpdate });
@@ -481,6 +577,31 @@ describe('Workspace Graph webview (headless Chromium)', function () {
       workBeforePan,
     );
     const after = await stats(page);
+
+    // Zoomed out to the whole graph: only a few labels, the best-connected nodes first (f/0 has
+    // the most links), none overlapping another.
+    const labels = await page.evaluate(() => window.twinspaceGraph.labels());
+    assert.ok(labels.length >= 1 && labels.length <= 20, `${labels.length} labels zoomed out`);
+    assert.ok(
+      labels.some((l) => l.id === 'f/0' && l.text === 'file0.ts'),
+      JSON.stringify(labels.map((l) => l.id)),
+    );
+    for (const a of labels) {
+      for (const b of labels) {
+        if (a === b) continue;
+        const apart = a.x + a.width <= b.x || b.x + b.width <= a.x || Math.abs(a.y - b.y) >= 14;
+        assert.ok(apart, `labels ${a.id} and ${b.id} overlap`);
+      }
+    }
+    // The selection is named at any zoom.
+    const search = page.getByTestId('graph-search');
+    await search.fill('file1999.ts');
+    await search.press('Enter');
+    await until(
+      'selected label',
+      () => page.evaluate(() => window.twinspaceGraph.labels()),
+      (v) => v.some((l) => l.id === 'f/1999' && l.text === 'file1999.ts'),
+    );
 
     const fmt = (xs: number[]): string =>
       `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (${xs.length} frames)`;

@@ -1,19 +1,45 @@
 /**
- * UI end-to-end: the Workspace Graph in the real workbench. Open a file (the visit becomes a
- * graph node), open the graph from the command palette, find the node with the graph's search
- * box, click it on the canvas: the file becomes the active editor.
+ * UI end-to-end: the Workspace Graph in the real workbench. Visit a few files one after another
+ * (each visit becomes a node, each move from one file to the next an edge), open the graph from
+ * the command palette, shoot it in the light and the dark default theme (graph-light.png,
+ * graph-dark.png), then find a node with the graph's search box and click it on the canvas: the
+ * file becomes the active editor.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { e2eEnv, paletteLabel, type E2eEnv } from './e2eEnv';
 import { Workbench } from './Workbench';
+
+/** `workbench.colorTheme` ids "Default Light Modern"/"Default Dark Modern", as the picker names them. */
+const THEMES = [
+  ['light', 'Light Modern'],
+  ['dark', 'Dark Modern'],
+] as const;
+
+/** Files visited after hello.txt (made in the e2e folder), then back to hello.txt. */
+const FILES: Record<string, string> = {
+  'docs/guide.md': '# Guide\n',
+  'docs/todo.txt': 'todo\n',
+  'scripts/build.sh': 'echo build\n',
+  'config/settings.ini': '[main]\n',
+};
 
 describe('Workspace Graph in the VS Code workbench', function () {
   this.timeout(120_000);
   let env: E2eEnv;
   let wb: Workbench;
 
+  let initialTheme: string | undefined;
+  let closedSecondarySideBar = false;
+
   before(async () => {
     env = e2eEnv();
+    for (const [file, text] of Object.entries(FILES)) {
+      const full = path.join(env.folder, ...file.split('/'));
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+      if (!fs.existsSync(full)) fs.writeFileSync(full, text);
+    }
     wb = await Workbench.open(env);
   });
 
@@ -24,8 +50,43 @@ describe('Workspace Graph in the VS Code workbench', function () {
   });
 
   after(async () => {
+    // Leave the workbench as it was for the suites after this one.
+    if (initialTheme !== undefined) await setTheme(initialTheme).catch(() => undefined);
+    if (closedSecondarySideBar) {
+      await wb
+        .runCommand('Toggle Secondary Side Bar', 'workbench.action.toggleAuxiliaryBar')
+        .catch(() => undefined);
+    }
     await wb.close();
   });
+
+  async function setTheme(name: string): Promise<void> {
+    // Not Workbench.runCommand: the theme picker reuses the quick input, which stays open.
+    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
+    await pick.click();
+    const input = wb.page.locator('.quick-input-widget input[aria-label^="Select Color Theme"]');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(name);
+    const row = wb.page.locator(
+      `.quick-input-list .monaco-list-row[aria-label="${name}"], .quick-input-list .monaco-list-row[aria-label^="${name},"]`,
+    );
+    await row.first().click();
+    await input.waitFor({ state: 'hidden' });
+    // The workbench repaints with the theme's colours; the webview gets them as CSS variables.
+    await wb.page.waitForTimeout(800);
+  }
+
+  /** The theme the picker marks as current (its focused row when it opens). */
+  async function currentTheme(): Promise<string | undefined> {
+    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
+    await pick.click();
+    const focused = wb.page.locator('.quick-input-list .monaco-list-row.focused').first();
+    await focused.waitFor();
+    const label = (await focused.getAttribute('aria-label')) ?? undefined;
+    await wb.page.keyboard.press('Escape');
+    await wb.page.locator('.quick-input-widget input').waitFor({ state: 'hidden' });
+    return label?.split(',')[0];
+  }
 
   const activeTab = async (): Promise<string> => {
     const tab = wb.page.locator('.tabs-container .tab.active').first();
@@ -33,7 +94,22 @@ describe('Workspace Graph in the VS Code workbench', function () {
     return (await tab.getAttribute('aria-label', { timeout: 2_000 })) ?? '';
   };
 
-  it('open the graph and click a node to open a file', async () => {
+  /** Opens a file by name through Quick Open and waits until it is the active editor. */
+  async function quickOpen(name: string): Promise<void> {
+    await wb.page.keyboard.press('Control+P');
+    await wb.page.keyboard.type(name);
+    const row = wb.page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+    await row.waitFor({ timeout: 30_000 });
+    await row.click();
+    for (let i = 0; i < 150 && !(await activeTab()).includes(name); i++) {
+      await wb.page.waitForTimeout(200);
+    }
+    assert.ok((await activeTab()).includes(name), `Quick Open did not open ${name}`);
+    // Let the visit be recorded before the next one (the edge comes from the previous file).
+    await wb.page.waitForTimeout(300);
+  }
+
+  it('visit files, open the graph (light and dark), click a node to open a file', async () => {
     // The runtime records visits once it runs: wait for the status bar's first real state.
     const item = wb.statusBarItem(env.extensionId, 'twinspace.status');
     await item.waitFor({ timeout: 60_000 });
@@ -41,18 +117,10 @@ describe('Workspace Graph in the VS Code workbench', function () {
       if (!/^Twinspace: (off|starting)$/.test(((await item.textContent()) ?? '').trim())) break;
       await wb.page.waitForTimeout(100);
     }
-    // Visit hello.txt (Quick Open), so the graph has a node for it.
-    await wb.page.keyboard.press('Control+P');
-    await wb.page.keyboard.type('hello.txt');
-    const row = wb.page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'hello.txt' })
-      .first();
-    await row.waitFor({ timeout: 30_000 });
-    await row.click();
-    for (let i = 0; i < 150 && !(await activeTab()).includes('hello.txt'); i++) {
-      await wb.page.waitForTimeout(200);
-    }
-    assert.match(await activeTab(), /hello\.txt/, 'Quick Open did not open hello.txt');
+    // Visit hello.txt and the other files one after another (Quick Open), then hello.txt again:
+    // five nodes, and an edge for each move.
+    const names = ['hello.txt', ...Object.keys(FILES), 'hello.txt'];
+    for (const name of names) await quickOpen(path.posix.basename(name));
 
     const c = env.commands.find((x) => x.command === 'twinspace.openGraph');
     assert.ok(c, 'twinspace.openGraph is not contributed');
@@ -60,16 +128,49 @@ describe('Workspace Graph in the VS Code workbench', function () {
     const view = wb.activeWebview();
     const stats = view.getByTestId('graph-stats');
     await stats.waitFor({ timeout: 30_000 });
+    const counts = async (): Promise<[number, number]> => {
+      const text = (await stats.textContent()) ?? '';
+      const m = /(\d+) nodes · (\d+) edges/.exec(text);
+      return [Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)];
+    };
     for (let i = 0; i < 100; i++) {
-      if (Number((await stats.getAttribute('data-nodes')) ?? '0') >= 1) break;
+      const [nodes, edges] = await counts();
+      if (nodes >= 5 && edges >= 5) break;
       await wb.page.waitForTimeout(200);
     }
-    assert.ok(
-      Number((await stats.getAttribute('data-nodes')) ?? '0') >= 1,
-      'the graph has no node',
-    );
+    const [nodes, edges] = await counts();
+    assert.ok(nodes >= 5 && edges >= 5, `the graph has ${nodes} nodes and ${edges} edges`);
     assert.doesNotMatch(await activeTab(), /hello\.txt/);
+    // The pointer off the tab strip (the palette row it clicked lay over a tab's close button,
+    // whose tooltip would cover the graph's toolbar) and off the nodes.
+    const canvasBox = await view.getByTestId('graph-canvas').boundingBox();
+    assert.ok(canvasBox, 'the canvas has no size');
+    const offNodes = async (): Promise<void> => {
+      await wb.page.mouse.move(canvasBox.x + 8, canvasBox.y + canvasBox.height - 8);
+      await wb.page
+        .locator('.context-view .hover-contents')
+        .waitFor({ state: 'hidden', timeout: 3_000 })
+        .catch(() => undefined);
+    };
+    await offNodes();
+    await wb.page.waitForTimeout(2_000); // let the layout settle
     await wb.screenshot('graph-open');
+
+    // The same graph in the light and the dark theme, fitted to the view. The secondary side
+    // bar (empty here) is closed so the graph has the room.
+    if (await wb.page.locator('.part.auxiliarybar').isVisible()) {
+      await wb.runCommand('Toggle Secondary Side Bar', 'workbench.action.toggleAuxiliaryBar');
+      closedSecondarySideBar = true;
+    }
+    initialTheme = await currentTheme();
+    for (const [tag, theme] of THEMES) {
+      await setTheme(theme);
+      await offNodes();
+      await view.getByTestId('graph-fit').click();
+      await offNodes();
+      await wb.page.waitForTimeout(500);
+      await wb.screenshot(`graph-${tag}`);
+    }
 
     // Search selects the node and centres the view on it; then click it.
     const search = view.getByTestId('graph-search');

@@ -27,6 +27,12 @@ export interface GraphNode extends SimulationNodeDatum {
   devices: [string, string][];
   lifecycle: NodeLifecycle;
   radius: number;
+  /** Links to or from this node (for which labels to show first when zoomed out). */
+  degree: number;
+  /** The text drawn next to the node: file name (parent/name when ambiguous) or host+path. */
+  display: string;
+  /** The display text as drawn (ellipsised) for one canvas font; the view fills it in. */
+  drawn: { font: string; text: string; width: number } | undefined;
   x: number;
   y: number;
 }
@@ -55,8 +61,34 @@ function finite(x: unknown): number | undefined {
   return typeof x === 'number' && Number.isFinite(x) ? x : undefined;
 }
 
+/** Node radius in graph units (CSS pixels at zoom 1): 6.5 for one visit, up to 8. */
 export function nodeRadius(visits: number): number {
-  return 4 + Math.min(6, Math.log2(visits + 1));
+  return 6 + Math.min(2, Math.log2(visits + 1) / 2);
+}
+
+function lastSegment(path: string): string {
+  const parts = path.split('/').filter((p) => p.length > 0);
+  return parts[parts.length - 1] ?? path;
+}
+
+/**
+ * The short name drawn next to a node: for a URL its host and path (no scheme, query or
+ * trailing slash), else the last path segment of the label (the file or folder name).
+ */
+export function displayName(kind: GraphNodeKind, id: string, label: string): string {
+  if (kind === 'url') {
+    try {
+      const u = new URL(id);
+      if (u.host.length > 0) {
+        const path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '');
+        return `${u.host.replace(/^www\./, '')}${path}`;
+      }
+    } catch {
+      // Not a URL after all: the label is all there is.
+    }
+    return label;
+  }
+  return lastSegment(label);
 }
 
 export class GraphModel {
@@ -105,6 +137,9 @@ export class GraphModel {
           devices: [],
           lifecycle: this.lifecycle[id] ?? 'cold',
           radius: nodeRadius(visits),
+          degree: 0,
+          display: label,
+          drawn: undefined,
           x: start.x,
           y: start.y,
         };
@@ -164,8 +199,37 @@ export class GraphModel {
     });
     if (links.length !== this.links.length) structural = true;
     this.links = links;
+    for (const node of this.nodes) node.degree = 0;
+    for (const l of links) {
+      l.source.degree++;
+      l.target.degree++;
+    }
+    this.updateDisplayNames();
     this.readDevices();
     return structural;
+  }
+
+  /** Display names; two files with the same name get their parent folder in front. */
+  private updateDisplayNames(): void {
+    const base = new Map<GraphNode, string>();
+    const seen = new Map<string, number>();
+    for (const node of this.nodes) {
+      const name = displayName(node.kind, node.id, node.label);
+      base.set(node, name);
+      if (node.kind !== 'url') seen.set(name, (seen.get(name) ?? 0) + 1);
+    }
+    for (const node of this.nodes) {
+      let name = base.get(node) ?? node.label;
+      if (node.kind !== 'url' && (seen.get(name) ?? 0) > 1) {
+        const parts = node.id.split('/').filter((p) => p.length > 0);
+        const parent = parts[parts.length - 2];
+        if (parent !== undefined) name = `${parent}/${name}`;
+      }
+      if (node.display !== name) {
+        node.display = name;
+        node.drawn = undefined;
+      }
+    }
   }
 
   /** Applies the host's lifecycle map (nodes not listed are Cold). */

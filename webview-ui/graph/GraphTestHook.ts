@@ -23,5 +23,11 @@ export interface GraphTestHook {
     id: string,
   ): { lifecycle: NodeLifecycle; devices: string[]; x: number; y: number } | undefined;
   frameWork(): number[];
+  /** The labels the last frame drew: node id, text and where (CSS pixels, page coordinates). */
+  labels(): { id: string; text: string; x: number; y: number; width: number }[];
+  /** Colours and font the canvas uses now (read from the VS Code theme variables). */
+  style(): { label: string; edge: string; font: string; background: string };
+  /** The node under the pointer, if any. */
+  hovered(): string | undefined;
   relayout(): void;
 }

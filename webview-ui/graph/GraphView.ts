@@ -28,25 +28,79 @@ interface Palette {
   cold: string;
   warm: string;
   active: string;
+  /** Edges: the foreground colour, drawn translucent, so they show on light and dark themes. */
   edge: string;
-  edgeStrong: string;
+  /** Edges of the selected or hovered node. */
+  edgeFocus: string;
   selected: string;
+  hover: string;
   match: string;
   label: string;
   background: string;
   badge: string;
   badgeText: string;
-  ownBadge: string;
+  /** Canvas fonts in the workbench's family and size. */
+  font: string;
+  fontFocus: string;
+  badgeFont: string;
+  fontSize: number;
 }
+
+/** A label as placed in the last frame (screen coordinates, CSS pixels). */
+export interface PlacedLabel {
+  readonly id: string;
+  readonly text: string;
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+}
+
+/** Grid cells [x0, y0, x1, y1], inclusive. */
+type Box = [number, number, number, number];
 
 const MIN_K = 0.05;
 const MAX_K = 8;
+/** Fit never zooms in further than this (a few nodes would fill the view otherwise). */
+const FIT_MAX_K = 1.5;
 /** Moves smaller than this (graph units) are not worth storing. */
 const STORE_EPSILON = 0.5;
+/** Labels longer than this (CSS pixels) are ellipsised; the focused node gets more room. */
+const LABEL_MAX_WIDTH = 160;
+const LABEL_MAX_WIDTH_FOCUS = 360;
+/** Cell size (CSS pixels) of the grid that keeps labels from overlapping. */
+const CELL = 8;
+/** Up to this many nodes in view, nodes get a halo and labels keep off other nodes. */
+const SMALL_VIEW = 300;
+const DEFAULT_FONT_FAMILY =
+  'system-ui, -apple-system, BlinkMacSystemFont, "Segoe WPC", "Segoe UI", Ubuntu, "Droid Sans", sans-serif';
 
 function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): string {
   const v = style.getPropertyValue(name).trim();
   return v.length > 0 ? v : fallback;
+}
+
+/**
+ * How many labels (besides the selected, hovered, active and matching nodes) a frame draws at
+ * zoom `k`: zoomed out, only the best-connected nodes are named, so thousands of nodes stay
+ * readable and cheap to draw.
+ */
+export function labelBudget(k: number): number {
+  if (k >= 0.9) return 250;
+  if (k >= 0.45) return 60;
+  return 20;
+}
+
+/** `text` cut with an ellipsis to fit `max` pixels (binary search on the length). */
+function ellipsise(ctx: CanvasRenderingContext2D, text: string, max: number): string {
+  if (ctx.measureText(text).width <= max) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}…`;
 }
 
 export class GraphView {
@@ -59,6 +113,15 @@ export class GraphView {
   /** Frames drawn, and work time per frame (ms) for the last frames (measurement). */
   framesDrawn = 0;
   readonly frameWork: number[] = [];
+  /** The labels the last frame drew (for tests and measurement). */
+  labels: PlacedLabel[] = [];
+  /** Nodes by label priority: most links first, then most visits. */
+  private ranked: GraphNode[] = [];
+  /** Screen grid: cells taken by a label (1), and how many node discs touch each cell. */
+  private occupied = new Uint8Array(0);
+  private nodeCells = new Uint8Array(0);
+  private gridW = 0;
+  private gridH = 0;
   private readonly simulation: Simulation<GraphNode, GraphLink>;
   private readonly ctx: CanvasRenderingContext2D;
   private palette: Palette;
@@ -83,12 +146,12 @@ export class GraphView {
     this.ctx = ctx;
     this.palette = this.readPalette();
     this.simulation = forceSimulation<GraphNode, GraphLink>([])
-      .force('charge', forceManyBody<GraphNode>().strength(-40).theta(0.9).distanceMax(600))
+      .force('charge', forceManyBody<GraphNode>().strength(-100).theta(0.9).distanceMax(600))
       .force(
         'link',
         forceLink<GraphNode, GraphLink>([])
           .id((n) => n.id)
-          .distance(40)
+          .distance(70)
           .strength(0.3),
       )
       .force('center', forceCenter<GraphNode>(0, 0).strength(0.05))
@@ -99,10 +162,20 @@ export class GraphView {
     new ResizeObserver(() => {
       this.resize();
     }).observe(canvas);
-    new MutationObserver(() => {
+    // A theme change: VS Code sets the colour variables on <html> and the theme kind and id on
+    // <body>.
+    const themeChanged = new MutationObserver(() => {
       this.palette = this.readPalette();
       this.invalidate();
-    }).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    });
+    themeChanged.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['class', 'data-vscode-theme-id', 'style'],
+    });
+    themeChanged.observe(document.documentElement, {
+      attributes: true,
+      attributeFilter: ['style', 'class'],
+    });
   }
 
   /** Call after the model was rebuilt. `structural`: nodes or links were added or removed. */
@@ -115,6 +188,10 @@ export class GraphView {
       if (this.model.nodes.some((n) => n.fx === undefined || n.fx === null)) this.reheat(0.6);
     }
     if (this.selected && !this.model.byId.has(this.selected.id)) this.selected = undefined;
+    if (this.hovered && !this.model.byId.has(this.hovered.id)) this.hovered = undefined;
+    this.ranked = [...this.model.nodes].sort(
+      (a, b) => b.degree - a.degree || b.visits - a.visits || (a.id < b.id ? -1 : 1),
+    );
     this.refreshMatches();
     this.invalidate();
   }
@@ -193,7 +270,7 @@ export class GraphView {
       maxY = Math.max(maxY, n.y);
     }
     const k = Math.min(
-      MAX_K,
+      FIT_MAX_K,
       Math.max(
         MIN_K,
         0.9 * Math.min(this.width / (maxX - minX + 40), this.height / (maxY - minY + 40)),
@@ -289,20 +366,34 @@ export class GraphView {
 
   private readPalette(): Palette {
     const s = getComputedStyle(document.body);
+    const foreground = cssVar(s, '--vscode-foreground', '#cccccc');
+    const family = cssVar(s, '--vscode-font-family', DEFAULT_FONT_FAMILY);
+    const size = Number.parseFloat(cssVar(s, '--vscode-font-size', '13px'));
+    const fontSize = Number.isFinite(size) && size >= 8 && size <= 32 ? size : 13;
     return {
       cold: cssVar(s, '--vscode-disabledForeground', '#888888'),
       warm: cssVar(s, '--vscode-charts-yellow', '#cca700'),
       active: cssVar(s, '--vscode-charts-green', '#388a34'),
-      edge: cssVar(s, '--vscode-editorIndentGuide-background1', '#80808055'),
-      edgeStrong: cssVar(s, '--vscode-editorIndentGuide-activeBackground1', '#808080aa'),
+      edge: foreground,
+      edgeFocus: cssVar(s, '--vscode-focusBorder', '#0090f1'),
       selected: cssVar(s, '--vscode-focusBorder', '#0090f1'),
+      hover: cssVar(s, '--vscode-contrastActiveBorder', foreground),
       match: cssVar(s, '--vscode-editor-findMatchHighlightBorder', '#ea5c00'),
-      label: cssVar(s, '--vscode-foreground', '#cccccc'),
+      label: cssVar(s, '--vscode-editor-foreground', foreground),
       background: cssVar(s, '--vscode-editor-background', '#1e1e1e'),
       badge: cssVar(s, '--vscode-badge-background', '#4d4d4d'),
       badgeText: cssVar(s, '--vscode-badge-foreground', '#ffffff'),
-      ownBadge: cssVar(s, '--vscode-charts-blue', '#3794ff'),
+      font: `${fontSize}px ${family}`,
+      fontFocus: `600 ${fontSize}px ${family}`,
+      badgeFont: `600 ${Math.round(fontSize * 0.7)}px ${family}`,
+      fontSize,
     };
+  }
+
+  /** The colours and fonts in use (tests check that they follow the theme). */
+  get style(): { label: string; edge: string; font: string; background: string } {
+    const p = this.palette;
+    return { label: p.label, edge: p.edge, font: p.font, background: p.background };
   }
 
   private refreshMatches(): void {
@@ -315,6 +406,7 @@ export class GraphView {
   private draw(): void {
     const { ctx, palette: p, transform: t } = this;
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.globalAlpha = 1;
     ctx.fillStyle = p.background;
     ctx.fillRect(0, 0, this.width, this.height);
     ctx.setTransform(this.dpr * t.k, 0, 0, this.dpr * t.k, this.dpr * t.x, this.dpr * t.y);
@@ -324,106 +416,284 @@ export class GraphView {
     const x1 = (this.width - t.x) / t.k + 20;
     const y1 = (this.height - t.y) / t.k + 20;
     const visible = (n: GraphNode): boolean => n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1;
-
+    const px = 1 / t.k; // one CSS pixel in graph units
     const sel = this.selected;
-    for (const strong of [false, true]) {
+    const hov = this.hovered;
+    const dim = this.query.length > 0;
+
+    // Edges: translucent foreground (thin), repeated traversals stronger, and the edges of the
+    // selected or hovered node in the focus colour.
+    const fade = t.k >= 0.6 ? 1 : 0.7;
+    for (const pass of [0, 1, 2] as const) {
       ctx.beginPath();
       for (const l of this.model.links) {
-        const isStrong =
-          l.count > 1 || (sel !== undefined && (l.source === sel || l.target === sel));
-        if (isStrong !== strong) continue;
+        const focus = sel !== undefined && (l.source === sel || l.target === sel);
+        const hover = hov !== undefined && (l.source === hov || l.target === hov);
+        const level = focus || hover ? 2 : l.count > 1 ? 1 : 0;
+        if (level !== pass) continue;
         if (!visible(l.source) && !visible(l.target)) continue;
         ctx.moveTo(l.source.x, l.source.y);
         ctx.lineTo(l.target.x, l.target.y);
       }
-      ctx.strokeStyle = strong ? p.edgeStrong : p.edge;
-      ctx.lineWidth = (strong ? 1.6 : 0.8) / Math.sqrt(t.k);
+      ctx.strokeStyle = pass === 2 ? p.edgeFocus : p.edge;
+      ctx.globalAlpha = (pass === 0 ? 0.3 : pass === 1 ? 0.5 : 0.9) * fade * (dim ? 0.5 : 1);
+      ctx.lineWidth = (pass === 0 ? 1 : 1.5) * px;
       ctx.stroke();
     }
+    ctx.globalAlpha = 1;
 
-    const dim = this.query.length > 0;
-    const matchSet = dim ? new Set(this.matches) : undefined;
+    // Nodes, one path per lifecycle colour, with a ring of the background colour so that they
+    // stand apart from the edges and from each other.
+    const minR = 2 * px;
+    let inView = 0;
+    for (const n of this.model.nodes) if (visible(n)) inView++;
+    if (inView <= SMALL_VIEW) {
+      // A few nodes: a halo in the background colour cuts the edges short of each node.
+      ctx.beginPath();
+      for (const n of this.model.nodes) if (visible(n)) this.shape(n, n.radius + 2 * px);
+      ctx.fillStyle = p.background;
+      ctx.fill();
+    }
     for (const life of ['cold', 'warm', 'active'] as const) {
       ctx.beginPath();
       for (const n of this.model.nodes) {
         if (n.lifecycle !== life || !visible(n)) continue;
-        this.shape(n);
+        this.shape(n, Math.max(n.radius, minR));
       }
       ctx.globalAlpha = dim ? 0.35 : 1;
       ctx.fillStyle = p[life];
       ctx.fill();
     }
     ctx.globalAlpha = 1;
-    if (matchSet) {
+    if (dim && this.matches.length > 0) {
       ctx.beginPath();
-      for (const n of matchSet) this.shape(n);
+      for (const n of this.matches) this.shape(n, Math.max(n.radius, minR));
       ctx.fillStyle = p.match;
       ctx.fill();
     }
-    // Pinned nodes: a ring.
+    // Pinned nodes: a thin ring.
     ctx.beginPath();
     for (const n of this.model.nodes) {
       if (!n.pinned || !visible(n)) continue;
-      ctx.moveTo(n.x + n.radius + 2, n.y);
-      ctx.arc(n.x, n.y, n.radius + 2, 0, 2 * Math.PI);
+      const r = Math.max(n.radius, minR) + 2.5 * px;
+      ctx.moveTo(n.x + r, n.y);
+      ctx.arc(n.x, n.y, r, 0, 2 * Math.PI);
     }
     ctx.strokeStyle = p.label;
-    ctx.lineWidth = 1 / t.k;
+    ctx.lineWidth = px;
     ctx.stroke();
+    if (hov && hov !== sel) {
+      ctx.beginPath();
+      ctx.arc(hov.x, hov.y, Math.max(hov.radius, minR) + 3 * px, 0, 2 * Math.PI);
+      ctx.strokeStyle = p.hover;
+      ctx.lineWidth = 1.5 * px;
+      ctx.stroke();
+    }
     if (sel) {
       ctx.beginPath();
-      ctx.arc(sel.x, sel.y, sel.radius + 4 / t.k, 0, 2 * Math.PI);
+      ctx.arc(sel.x, sel.y, Math.max(sel.radius, minR) + 3.5 * px, 0, 2 * Math.PI);
       ctx.strokeStyle = p.selected;
-      ctx.lineWidth = 2.5 / t.k;
+      ctx.lineWidth = 2 * px;
       ctx.stroke();
     }
 
-    // Device badges (only when zoomed in enough to read them, and always on the selection).
-    ctx.font = `${9 / t.k}px sans-serif`;
+    // From here on: screen space (CSS pixels), so text and badges keep their size at any zoom.
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    this.drawBadges(visible);
+    this.drawLabels(visible, inView <= SMALL_VIEW);
+  }
+
+  /** Other devices' badges (zoomed in enough to read them, and always on the selection). */
+  private drawBadges(visible: (n: GraphNode) => boolean): void {
+    const { ctx, palette: p, transform: t } = this;
+    ctx.font = p.badgeFont;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const badgeR = 5 / t.k;
+    const badgeR = Math.round(p.fontSize * 0.5);
     for (const n of this.model.nodes) {
-      if (n.devices.length === 0 || !visible(n) || (t.k < 0.6 && n !== sel)) continue;
-      n.devices.slice(0, 3).forEach(([deviceId, name], i) => {
-        const bx = n.x + n.radius + badgeR * (1 + 2.2 * i);
-        const by = n.y - n.radius - badgeR * 0.5;
+      // This device's own editors show as the Warm and Active colours: badges name the others.
+      const others = n.devices.filter(([deviceId]) => deviceId !== this.ownDeviceId);
+      if (others.length === 0 || !visible(n) || (t.k < 0.6 && n !== this.selected)) continue;
+      const sx = n.x * t.k + t.x;
+      const sy = n.y * t.k + t.y;
+      const r = n.radius * t.k;
+      others.slice(0, 3).forEach(([, name], i) => {
+        const bx = sx + r * 0.7 + badgeR * (0.6 + 2.1 * i);
+        const by = sy - r * 0.7 - badgeR * 0.6;
+        ctx.beginPath();
+        ctx.arc(bx, by, badgeR + 1, 0, 2 * Math.PI);
+        ctx.fillStyle = p.background;
+        ctx.fill();
         ctx.beginPath();
         ctx.arc(bx, by, badgeR, 0, 2 * Math.PI);
-        ctx.fillStyle = deviceId === this.ownDeviceId ? p.ownBadge : p.badge;
+        ctx.fillStyle = p.badge;
         ctx.fill();
         ctx.fillStyle = p.badgeText;
-        ctx.fillText(name.charAt(0).toUpperCase(), bx, by);
+        ctx.fillText(name.charAt(0).toUpperCase(), bx, by + 0.5);
       });
-    }
-
-    // Labels: when zoomed in, plus the selection, hover and search matches.
-    ctx.font = `${11 / t.k}px sans-serif`;
-    ctx.textAlign = 'left';
-    ctx.fillStyle = p.label;
-    const labelled = new Set<GraphNode>();
-    if (sel) labelled.add(sel);
-    if (this.hovered) labelled.add(this.hovered);
-    for (const n of this.matches.slice(0, 50)) labelled.add(n);
-    if (t.k >= 1.2) {
-      let budget = 300;
-      for (const n of this.model.nodes) {
-        if (budget <= 0) break;
-        if (visible(n)) {
-          labelled.add(n);
-          budget--;
-        }
-      }
-    }
-    for (const n of labelled) {
-      if (!visible(n)) continue;
-      ctx.fillText(n.label, n.x + n.radius + 3 / t.k, n.y + n.radius + 6 / t.k);
     }
   }
 
-  private shape(n: GraphNode): void {
+  /**
+   * Labels right of their nodes, never overlapping one another: first the selected, hovered,
+   * matching and active nodes, then the best-connected visible nodes, up to a budget that
+   * shrinks as the view zooms out.
+   */
+  private drawLabels(visible: (n: GraphNode) => boolean, avoidNodes: boolean): void {
+    const { ctx, palette: p, transform: t } = this;
+    const gw = Math.ceil(this.width / CELL) + 1;
+    const gh = Math.ceil(this.height / CELL) + 1;
+    if (gw !== this.gridW || gh !== this.gridH) {
+      this.gridW = gw;
+      this.gridH = gh;
+      this.occupied = new Uint8Array(gw * gh);
+    } else this.occupied.fill(0);
+
+    const focus: GraphNode[] = [];
+    const add = (n: GraphNode | undefined): void => {
+      if (n && !focus.includes(n)) focus.push(n);
+    };
+    add(this.selected);
+    add(this.hovered);
+    for (const n of this.matches.slice(0, 50)) add(n);
+    if (focus.length < 60) {
+      for (const n of this.ranked) {
+        if (n.lifecycle === 'active') add(n);
+        if (focus.length >= 60) break;
+      }
+    }
+
+    const lineH = Math.ceil(p.fontSize * 1.35);
+    const placed: PlacedLabel[] = [];
+    const strong = new Set<GraphNode>([this.selected, this.hovered].filter((n) => n !== undefined));
+    // With few nodes in view, labels also keep off the nodes (other than their own).
+    if (this.nodeCells.length !== this.occupied.length) {
+      this.nodeCells = new Uint8Array(this.occupied.length);
+    } else this.nodeCells.fill(0);
+    const discOf = (n: GraphNode): Box | undefined => {
+      const r = Math.max(n.radius * t.k, 2) + 1;
+      return this.cells(n.x * t.k + t.x - r, n.y * t.k + t.y - r, 2 * r, 2 * r);
+    };
+    if (avoidNodes) {
+      for (const n of this.model.nodes) {
+        if (!visible(n)) continue;
+        const box = discOf(n);
+        if (box) this.mark(this.nodeCells, box, 1);
+      }
+    }
+    const place = (n: GraphNode, force: boolean): boolean => {
+      if (!visible(n)) return false;
+      const isStrong = strong.has(n);
+      const font = isStrong ? p.fontFocus : p.font;
+      let d = n.drawn;
+      if (d?.font !== font) {
+        ctx.font = font;
+        const text = ellipsise(ctx, n.display, isStrong ? LABEL_MAX_WIDTH_FOCUS : LABEL_MAX_WIDTH);
+        d = { font, text, width: ctx.measureText(text).width };
+        n.drawn = d;
+      }
+      const r = Math.max(n.radius * t.k, 2);
+      const sx = n.x * t.k + t.x;
+      const sy = n.y * t.k + t.y;
+      const w = d.width;
+      // Right of the node, else left, below, above; a forced label goes right regardless.
+      const candidates: [number, number][] = [
+        [sx + r + 4, sy],
+        [sx - r - 4 - w, sy],
+        [sx - w / 2, sy + r + 2 + lineH / 2],
+        [sx - w / 2, sy - r - 2 - lineH / 2],
+      ];
+      const own = avoidNodes ? discOf(n) : undefined;
+      for (const [x, y] of candidates) {
+        const box = this.cells(x - 2, y - lineH / 2, w + 4, lineH);
+        if (!box) continue;
+        if (!this.isFree(box, own)) continue;
+        this.mark(this.occupied, box, 1);
+        placed.push({ id: n.id, text: d.text, x, y, width: w });
+        return true;
+      }
+      if (!force) return false;
+      const [x, y] = candidates[0] ?? [sx, sy];
+      const box = this.cells(x - 2, y - lineH / 2, w + 4, lineH);
+      if (box) this.mark(this.occupied, box, 1);
+      placed.push({ id: n.id, text: d.text, x, y, width: w });
+      return true;
+    };
+    for (const n of focus) place(n, true);
+    const focusCount = placed.length;
+    // While the layout moves everything, fewer labels: they could not be read anyway.
+    let budget = this.settled ? labelBudget(t.k) : Math.min(40, labelBudget(t.k));
+    for (const n of this.ranked) {
+      if (budget <= 0) break;
+      if (focus.includes(n)) continue;
+      if (place(n, false)) budget--;
+    }
+
+    // A backdrop in the editor background keeps text readable over edges; then the text.
+    ctx.beginPath();
+    for (const l of placed) ctx.rect(l.x - 2, l.y - lineH / 2, l.width + 4, lineH);
+    ctx.globalAlpha = this.query.length > 0 ? 0.85 : 0.7;
+    ctx.fillStyle = p.background;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = p.label;
+    let font = '';
+    placed.forEach((l, i) => {
+      const n = i < focusCount ? this.model.byId.get(l.id) : undefined;
+      const want = n && strong.has(n) ? p.fontFocus : p.font;
+      if (want !== font) {
+        ctx.font = want;
+        font = want;
+      }
+      ctx.fillText(l.text, l.x, l.y + 0.5);
+    });
+    this.labels = placed;
+  }
+
+  /** The grid cells under a screen rectangle: [x0, y0, x1, y1], or undefined if off screen. */
+  private cells(
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+  ): [number, number, number, number] | undefined {
+    const x0 = Math.floor(x / CELL);
+    const y0 = Math.floor(y / CELL);
+    const x1 = Math.floor((x + w) / CELL);
+    const y1 = Math.floor((y + h) / CELL);
+    if (x0 < 0 || y0 < 0 || x1 >= this.gridW || y1 >= this.gridH) return undefined;
+    return [x0, y0, x1, y1];
+  }
+
+  /**
+   * No label in the box, and no node either, except `own` (the cells of the labelled node's
+   * own disc, which its label may touch).
+   */
+  private isFree([x0, y0, x1, y1]: Box, own: Box | undefined): boolean {
+    for (let cy = y0; cy <= y1; cy++) {
+      const row = cy * this.gridW;
+      for (let cx = x0; cx <= x1; cx++) {
+        if (this.occupied[row + cx] === 1) return false;
+        const nodes = this.nodeCells[row + cx] ?? 0;
+        const mine =
+          own !== undefined && cx >= own[0] && cx <= own[2] && cy >= own[1] && cy <= own[3];
+        if (nodes > (mine ? 1 : 0)) return false;
+      }
+    }
+    return true;
+  }
+
+  private mark(grid: Uint8Array, [x0, y0, x1, y1]: Box, by: number): void {
+    for (let cy = y0; cy <= y1; cy++) {
+      const row = cy * this.gridW;
+      for (let cx = x0; cx <= x1; cx++) grid[row + cx] = Math.min(255, (grid[row + cx] ?? 0) + by);
+    }
+  }
+
+  private shape(n: GraphNode, r: number): void {
     const { ctx } = this;
-    const r = n.radius;
     if (n.kind === 'folder') {
       ctx.rect(n.x - r, n.y - r, 2 * r, 2 * r);
     } else if (n.kind === 'url') {
@@ -469,7 +739,7 @@ export class GraphView {
           this.hovered = node;
           c.style.cursor = node ? 'pointer' : 'grab';
           c.title = node
-            ? `${node.label}${node.devices.length > 0 ? ` — open on ${node.devices.map(([, n]) => n).join(', ')}` : ''}`
+            ? `${node.id}${node.devices.length > 0 ? ` — open on ${node.devices.map(([, n]) => n).join(', ')}` : ''}`
             : '';
           this.invalidate();
         }

@@ -252,6 +252,12 @@ const hook: GraphTestHook = {
       : undefined;
   },
   frameWork: () => [...view.frameWork],
+  labels: () => {
+    const rect = canvas.getBoundingClientRect();
+    return view.labels.map((l) => ({ ...l, x: l.x + rect.left, y: l.y + rect.top }));
+  },
+  style: () => view.style,
+  hovered: () => view.hovered?.id,
   relayout: () => {
     view.relayout();
   },
