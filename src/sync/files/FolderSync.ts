@@ -124,7 +124,7 @@ export interface FolderSyncOptions {
    * Returns whether it did.
    */
   readonly applyToBuffer?: (path: string, content: Uint8Array) => Promise<boolean>;
-  /** How long index changes and received text are gathered into one plan. Default 10 ms. */
+  /** How long index changes and received text are gathered into one plan. Default 2 ms. */
   readonly batchMs?: number;
   /** Told after every status change. */
   readonly onStatus?: (status: FileSyncStatus) => void;
@@ -307,6 +307,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       if (options.watch ?? true) {
         this.watcher = new FolderWatcher(this.orchestrator.folderReal, {
           clock,
+          // Short: a save is one or two events; the chain batches whatever piles up meanwhile.
+          debounceMs: 15,
           isIgnored: (p, isDir) => this.rules.isIgnored(p, isDir),
           onBatch: (batch) => {
             if (batch.overflow) this.localOverflow = true;
@@ -560,7 +562,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.batchTimer = setTimeout(() => {
       this.batchTimer = undefined;
       this.enqueueDetached(() => this.runBatch());
-    }, this.options.batchMs ?? 10);
+    }, this.options.batchMs ?? 2);
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {

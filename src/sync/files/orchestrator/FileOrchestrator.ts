@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { actionTarget } from '../../../core/files/plan';
+import { actionPaths, actionTarget } from '../../../core/files/plan';
 import type { ExecutionHaltCode, FileAction, Plan, PlannedAction } from '../../../core/files/plan';
 import { isSameOrInside } from '../../../core/files/pathSafety';
 import { validatePlan } from '../../../core/files/validators';
@@ -228,7 +228,7 @@ async function runActions(
     code: HaltCode,
     message: string,
     violations?: readonly Violation[],
-  ): Promise<void> => {
+  ): Promise<ActionResult> => {
     const action = summarizeAction(planned.action);
     await journal?.append({ type: 'ActionHalted', actionId, action, reason: { code, message } });
     const result: ActionResult = {
@@ -240,7 +240,6 @@ async function runActions(
       message,
       ...(violations !== undefined ? { violations } : {}),
     };
-    results.push(result);
     const target = actionTarget(planned.action);
     if (target !== undefined && createsDirectory(planned.action)) blocked.push(target);
     try {
@@ -248,28 +247,27 @@ async function runActions(
     } catch {
       // A throwing observer must not stop the run.
     }
+    return result;
   };
 
-  for (const planned of actions) {
+  const runOne = async (planned: PlannedAction): Promise<ActionResult> => {
     const actionId = `${runId}/${planned.id}`;
     const violations = violationsOf.get(planned);
     const first = violations?.[0];
     if (violations !== undefined && first !== undefined) {
       const message = violations.map((v) => v.message).join('; ');
-      await halt(planned, actionId, first.code, message, violations);
-      continue;
+      return halt(planned, actionId, first.code, message, violations);
     }
     const dependency = pathsNeedingParents(planned.action).find((p) =>
       blocked.some((dir) => p !== dir && isSameOrInside(dir, p)),
     );
     if (dependency !== undefined) {
-      await halt(
+      return halt(
         planned,
         actionId,
         'dependency_halted',
         `${dependency} is in a directory that was not created`,
       );
-      continue;
     }
     const prepared = executor.prepare(planned.action);
     const action = summarizeAction(planned.action);
@@ -287,27 +285,49 @@ async function runActions(
       outcome = { status: 'halted', code: 'io_error', message: describeError(error) } as const;
     }
     if (outcome.status === 'halted') {
-      await halt(planned, actionId, outcome.code, outcome.message);
-      continue;
+      return halt(planned, actionId, outcome.code, outcome.message);
     }
     if (outcome.status === 'completed') {
       await journal?.append({ type: 'ActionCompleted', actionId, action });
-      results.push({
+      return {
         id: planned.id,
         actionId,
         action,
         status: 'completed',
         ...(prepared.intendedHash !== undefined ? { hash: prepared.intendedHash } : {}),
-      });
-    } else {
-      results.push({
-        id: planned.id,
-        actionId,
-        action,
-        status: 'would_apply',
-        message: outcome.message,
-      });
+      };
     }
+    return {
+      id: planned.id,
+      actionId,
+      action,
+      status: 'would_apply',
+      message: outcome.message,
+    };
+  };
+
+  // File writes (and conflict copies) touch one file each and create no directory: up to
+  // WRITE_CONCURRENCY of them run at once, so their fsyncs overlap. Every other action is a
+  // barrier that runs alone, in plan order. Journal records stay one per record, each fsynced.
+  for (let i = 0; i < actions.length;) {
+    const batch: PlannedAction[] = [];
+    const touched = new Set<string>();
+    for (; i < actions.length && batch.length < WRITE_CONCURRENCY; i++) {
+      const next = actions[i];
+      if (next === undefined || !isIndependentWrite(next.action)) break;
+      // Two actions on one path never run side by side.
+      const paths = actionPaths(next.action);
+      if (paths.some((p) => touched.has(p))) break;
+      for (const p of paths) touched.add(p);
+      batch.push(next);
+    }
+    if (batch.length === 0) {
+      const next = actions[i];
+      i++;
+      if (next !== undefined) results.push(await runOne(next));
+      continue;
+    }
+    results.push(...(await Promise.all(batch.map(runOne))));
   }
   return {
     runId,
@@ -317,6 +337,13 @@ async function runActions(
     wouldApply: results.filter((r) => r.status === 'would_apply').length,
     halted: results.filter((r) => r.status === 'halted').length,
   };
+}
+
+/** Writes run this many at a time (see runActions). */
+const WRITE_CONCURRENCY = 16;
+
+function isIndependentWrite(action: FileAction | undefined): boolean {
+  return action?.type === 'write' || action?.type === 'conflictCopy';
 }
 
 function createsDirectory(action: FileAction): boolean {

@@ -50,23 +50,55 @@ describe('FileOrchestrator', () => {
     const { records, tornTail } = await journalOf(box);
     assert.equal(tornTail, undefined);
     const id = (n: number): string => `${report.runId}/${n}`;
+    // Writes may run side by side, so records of different actions can interleave; each action's
+    // own records are in order (Started before Completed/Halted) and seq/at increase throughout.
+    const byAction = new Map<string, [string, string | undefined][]>();
+    for (const r of records) {
+      const list = byAction.get(r.actionId) ?? [];
+      list.push([r.type, r.reason?.code]);
+      byAction.set(r.actionId, list);
+    }
     assert.deepEqual(
-      records.map((r) => [r.seq, r.type, r.actionId, r.reason?.code]),
+      [...byAction].sort(([a], [b]) => (a < b ? -1 : 1)),
       [
-        [1, 'ActionStarted', id(1), undefined],
-        [2, 'ActionCompleted', id(1), undefined],
-        [3, 'ActionStarted', id(2), undefined],
-        [4, 'ActionCompleted', id(2), undefined],
-        [5, 'ActionHalted', id(3), 'path_traversal'],
-        [6, 'ActionStarted', id(4), undefined],
-        [7, 'ActionHalted', id(4), 'stale'],
+        [
+          id(1),
+          [
+            ['ActionStarted', undefined],
+            ['ActionCompleted', undefined],
+          ],
+        ],
+        [
+          id(2),
+          [
+            ['ActionStarted', undefined],
+            ['ActionCompleted', undefined],
+          ],
+        ],
+        [id(3), [['ActionHalted', 'path_traversal']]],
+        [
+          id(4),
+          [
+            ['ActionStarted', undefined],
+            ['ActionHalted', 'stale'],
+          ],
+        ],
       ],
+    );
+    assert.deepEqual(
+      records.map((r) => r.seq),
+      [1, 2, 3, 4, 5, 6, 7],
     );
     assert.deepEqual(
       records.map((r) => r.at),
       [1000, 1001, 1002, 1003, 1004, 1005, 1006],
     );
-    const start = records[2]!;
+    // mkdir is a barrier: its records come first.
+    assert.deepEqual(
+      records.slice(0, 2).map((r) => r.actionId),
+      [id(1), id(1)],
+    );
+    const start = records.find((r) => r.actionId === id(2) && r.type === 'ActionStarted')!;
     assert.deepEqual(start.action, {
       type: 'write',
       path: 'src/a.ts',
