@@ -146,6 +146,8 @@ export interface FolderSyncOptions {
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** Chunk requests in flight at once, over all blobs. */
 const MAX_INFLIGHT_CHUNKS = 8;
+/** Peer requests answered at once. */
+const MAX_ANSWERS = 16;
 /** A text document asked for and not answered is asked for again after this long. */
 const REQUEST_RETRY_MS = 3_000;
 /** A blob whose chunks stop coming for this long is asked for again. */
@@ -229,6 +231,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   async run(signal: AbortSignal, ctx: WorkerContext): Promise<void> {
     this.ctx = ctx;
     const { options } = this;
+    this.started = new Promise<void>((resolve) => {
+      this.markStarted = resolve;
+    });
     const clock: Clock = ctx.clock;
     this.expected = new ExpectedWrites(clock, 30_000);
     let offIndex: (() => void) | undefined;
@@ -303,6 +308,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         }
         await this.saveKnown();
       });
+      this.markStarted();
 
       if (options.watch ?? true) {
         this.watcher = new FolderWatcher(this.orchestrator.folderReal, {
@@ -514,7 +520,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     switch (message.type) {
       case 'FileStep1':
-        this.enqueueDetached(() => this.answerStep1(peerId, message.fileId, message.stateVector));
+        this.answer(() => this.answerStep1(peerId, message.fileId, message.stateVector));
         return;
       case 'FileUpdate':
         if (this.held === undefined && this.fetchingDocs === 0) {
@@ -527,7 +533,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         }
         return;
       case 'BlobRequest':
-        this.enqueueDetached(() =>
+        this.answer(() =>
           this.answerBlobRequest(peerId, message.hash, message.offset, message.length),
         );
         return;
@@ -540,6 +546,46 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.pumpFetches();
         return;
       }
+    }
+  }
+
+  // ---- answers to peers (read-only, several at once) ----
+
+  /** Resolves once the start-up scan has published what is here (answers wait for it). */
+  private started: Promise<void> = new Promise<void>((resolve) => {
+    this.markStarted = resolve;
+  });
+  private markStarted: () => void = () => undefined;
+  private answering = 0;
+  private readonly answerQueue: (() => Promise<void>)[] = [];
+
+  /**
+   * Answers (FileStep1, BlobRequest) only read documents and files, so they run outside the
+   * serial chain, up to MAX_ANSWERS at once: one device serving many requests is bound by disk
+   * latency, not CPU.
+   */
+  private answer(task: () => Promise<void>): void {
+    this.answerQueue.push(task);
+    this.pumpAnswers();
+  }
+
+  private pumpAnswers(): void {
+    while (this.answering < MAX_ANSWERS && this.answerQueue.length > 0) {
+      const task = this.answerQueue.shift();
+      if (task === undefined) return;
+      this.answering++;
+      this.started
+        .then(task)
+        .catch((error: unknown) => {
+          this.ctx?.diagnostics.emit(
+            'files.sync.rejected',
+            `answering a peer failed: ${describeError(error)}`,
+          );
+        })
+        .finally(() => {
+          this.answering--;
+          this.pumpAnswers();
+        });
     }
   }
 
