@@ -35,7 +35,7 @@ export class FileReplicas {
     private readonly capacity: number,
   ) {}
 
-  static async open(dir: string, capacity = 2048): Promise<FileReplicas> {
+  static async open(dir: string, capacity = 256): Promise<FileReplicas> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // Temp files of an interrupted save: the saved document before it is still in place.
     for (const name of await fs.readdir(dir)) {

@@ -155,6 +155,10 @@ const CHUNK_TIMEOUT_MS = 15_000;
 /** How often what is still missing is looked at again (answers lost, blobs nobody had). */
 const RETRY_MS = 3_000;
 const KNOWN_FILE = 'known.json';
+/** Longest time the known state waits to be saved while the folder is busy. */
+const KNOWN_SAVE_MS = 2_000;
+/** How long a computed status is reused. */
+const STATUS_CACHE_MS = 250;
 /** What `fileIdOf` produces: the only file ids this side uses. */
 const FILE_ID = /^[0-9a-f]{32}$/;
 const CONFLICTS_FILE = 'conflicts.json';
@@ -164,7 +168,8 @@ const LOCAL_ORIGIN = 'twinspace.local';
 interface BlobFetch {
   readonly hash: string;
   readonly size: number;
-  readonly buffer: Buffer;
+  /** Allocated when the fetch starts (a thousand waiting fetches hold no memory). */
+  buffer: Buffer | undefined;
   nextOffset: number;
   received: number;
   inflight: number;
@@ -432,6 +437,23 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   /** The status for the user's view. */
   status(): FileSyncStatus {
+    // One pass over the index: cached briefly, since status is polled (wait-synced, status file).
+    const now = Date.now();
+    if (
+      this.statusCache &&
+      now - this.statusCache.at < STATUS_CACHE_MS &&
+      this.statusCache.state === this.state
+    ) {
+      return this.statusCache.status;
+    }
+    const status = this.computeStatus();
+    this.statusCache = { at: now, state: this.state, status };
+    return status;
+  }
+
+  private statusCache: { at: number; state: FileSyncState; status: FileSyncStatus } | undefined;
+
+  private computeStatus(): FileSyncStatus {
     const { entries } = this.options.index.fileEntries();
     let files = 0;
     let done = 0;
@@ -641,8 +663,23 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.setState('syncing');
     if (this.localPaths.size > 0 || this.localOverflow) await this.processLocal();
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
-    await this.saveKnown();
+    // The known state is one file for the whole folder: saved at most every KNOWN_SAVE_MS while
+    // busy (losing it only costs a rescan), and always at stop.
+    if (Date.now() - this.knownSavedAt >= KNOWN_SAVE_MS || !this.hasWorkBesidesThisBatch()) {
+      await this.saveKnown();
+    }
     await this.replicas?.flush();
+  }
+
+  private knownSavedAt = 0;
+
+  private hasWorkBesidesThisBatch(): boolean {
+    return (
+      this.dirtyIndexPaths.size > 0 ||
+      this.dirtyTextIds.size > 0 ||
+      this.localPaths.size > 0 ||
+      this.fetches.size > 0
+    );
   }
 
   // ---- retries ----
@@ -720,7 +757,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           'files still sync; switch branches on both devices together',
       );
     }
-    if (fresh) this.options.onStatus?.(this.status());
+    if (fresh) this.statusCache = undefined;
+    this.options.onStatus?.(this.status());
   }
 
   // ---- the first sync of a folder ----
@@ -772,6 +810,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     this.plan = { creates, updates, deletes: 0, conflicts, items };
     this.setState('awaiting-confirmation');
+    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 
@@ -887,7 +926,28 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       newDirs = [...scan.dirs].filter((d) => !this.knownDirs.has(d));
       goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
     } else {
-      const delta = await scanPaths(orchestrator.folderReal, paths, previous, {
+      // Our own writes come back from the watcher: a file still exactly as we wrote it (size and
+      // nanosecond mtime recorded right after the write) is not read and hashed again.
+      const toScan: string[] = [];
+      for (const p of paths) {
+        const known = this.known.get(p);
+        if (known !== undefined && this.expected !== undefined) {
+          const stat = await fs
+            .lstat(nodePath.join(orchestrator.folderReal, p))
+            .catch(() => undefined);
+          if (
+            stat?.isFile() === true &&
+            stat.size === known.size &&
+            stat.mtimeMs === known.mtimeMs &&
+            this.expected.isEcho(p, known.hash)
+          ) {
+            continue;
+          }
+        }
+        toScan.push(p);
+      }
+      if (toScan.length === 0) return;
+      const delta = await scanPaths(orchestrator.folderReal, toScan, previous, {
         maxFileBytes: this.maxFileBytes,
         rules: this.rules,
       });
@@ -1475,7 +1535,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.fetches.set(entry.hash, {
         hash: entry.hash,
         size: entry.size,
-        buffer: Buffer.alloc(entry.size),
+        buffer: undefined,
         nextOffset: 0,
         received: 0,
         inflight: 0,
@@ -1579,6 +1639,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.pumpFetches();
       return;
     }
+    fetch.buffer ??= Buffer.alloc(fetch.size);
     fetch.buffer.set(bytes, offset);
     fetch.requestedAt = Date.now();
     fetch.received += bytes.length;
@@ -1586,7 +1647,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.inflightChunks--;
     if (fetch.received >= fetch.size) {
       this.fetches.delete(hash);
-      if (sha256(fetch.buffer) !== hash) {
+      const complete = fetch.buffer;
+      fetch.buffer = undefined;
+      if (sha256(complete) !== hash) {
         this.reject(peerId, `blob ${hash.slice(0, 12)} from ${peerId} failed verification`);
         fetch.triedPeers.add(peerId);
         fetch.peer = undefined;
@@ -1594,7 +1657,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         fetch.nextOffset = 0;
         this.fetches.set(hash, fetch);
       } else {
-        this.blobs.set(hash, fetch.buffer);
+        this.blobs.set(hash, complete);
         for (const p of this.waitingForBlob.get(hash) ?? []) this.dirtyIndexPaths.add(p);
         this.schedule();
       }
@@ -1667,6 +1730,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private setState(state: FileSyncState): void {
     if (this.state === state) return;
     this.state = state;
+    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 
@@ -1715,6 +1779,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private async saveKnown(): Promise<void> {
     if (!this.knownDirty) return;
     this.knownDirty = false;
+    this.knownSavedAt = Date.now();
     const file = nodePath.join(this.options.stateDir, KNOWN_FILE);
     const temp = `${file}.${process.pid}.tmp`;
     await fs.writeFile(
@@ -1734,6 +1799,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const temp = `${file}.${process.pid}.tmp`;
     await fs.writeFile(temp, JSON.stringify(this.conflicts));
     await fs.rename(temp, file);
+    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 }
