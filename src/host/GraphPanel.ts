@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import * as Y from 'yjs';
@@ -13,6 +12,7 @@ import {
 } from '../core/protocol/graphPanelProtocol';
 import { graphNodes } from '../core/workspaceDoc';
 import type { RegistryRuntime } from '../runtime/RegistryRuntime';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** What the Workspace Graph panel needs from the extension. */
 export interface GraphPanelHost {
@@ -98,11 +98,7 @@ export class GraphPanel implements vscode.Disposable {
       'twinspace.graph',
       vscode.l10n.t('Twinspace: Workspace Graph'),
       vscode.ViewColumn.Active,
-      {
-        enableScripts: true,
-        retainContextWhenHidden: false,
-        localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-      },
+      { ...webviewOptions(extensionUri), retainContextWhenHidden: false },
     );
     GraphPanel.current = new GraphPanel(panel, extensionUri, host);
     return GraphPanel.current;
@@ -306,26 +302,17 @@ function resolveInWorkspace(nodeId: string): vscode.Uri | undefined {
 }
 
 function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri, replica: string): string {
-  const nonce = randomBytes(16).toString('base64');
-  const script = webview.asWebviewUri(
-    vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'graph.js'),
-  );
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-    `img-src ${webview.cspSource} data:`,
-    `font-src ${webview.cspSource}`,
-  ].join('; ');
-  const attr = (s: string): string => s.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`);
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Twinspace: Workspace Graph</title>
-<style nonce="${nonce}">
+  return webviewHtml(webview, extensionUri, {
+    title: 'Twinspace: Workspace Graph',
+    css: GRAPH_CSS,
+    bodyAttributes: { 'data-replica': replica },
+    mainAttributes: { 'data-testid': 'graph-panel' },
+    script: 'graph.js',
+  });
+}
+
+/** VS Code theme variables only: the page follows the workbench's light, dark and HC themes. */
+const GRAPH_CSS = `
   html, body { height: 100%; margin: 0; padding: 0; overflow: hidden; }
   body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); background: var(--vscode-editor-background); }
   #app { display: flex; flex-direction: column; height: 100%; }
@@ -340,11 +327,4 @@ function renderHtml(webview: vscode.Webview, extensionUri: vscode.Uri, replica: 
   .legend { color: var(--vscode-descriptionForeground); } .dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin: 0 3px 0 6px; }
   .dot.cold { background: var(--vscode-disabledForeground); } .dot.warm { background: var(--vscode-charts-yellow); } .dot.active { background: var(--vscode-charts-green); }
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
-</style>
-</head>
-<body data-replica="${attr(replica)}">
-<main id="app" data-testid="graph-panel"><p class="muted">Loading…</p></main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
-}
+`;

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { FileConflict } from '../core/files/fileSyncStatus';
 import { SyncPanelViewController, type SyncPanelHost } from './SyncPanelViewController';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export type { SyncPanelHost } from './SyncPanelViewController';
 
@@ -67,10 +67,7 @@ export class SyncPanel implements vscode.Disposable {
 
 /** Scripts on, and only the built webview files (script, codicons) loadable. */
 export function syncPanelWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
-  return {
-    enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-  };
+  return webviewOptions(extensionUri);
 }
 
 /**
@@ -105,31 +102,15 @@ export function renderSyncPanelHtml(
   extensionUri: vscode.Uri,
   surface: SyncPanelSurface,
 ): string {
-  const nonce = randomBytes(16).toString('base64');
-  const asset = (...parts: string[]): string =>
-    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', ...parts)).toString();
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-    `img-src ${webview.cspSource} data:`,
-    `font-src ${webview.cspSource}`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Twinspace: Sync Panel</title>
-<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${asset('codicons', 'codicon.css')}">
-<style nonce="${nonce}">${SYNC_PANEL_CSS}</style>
-</head>
-<body data-surface="${surface}">
-<main id="app" data-testid="sync-panel" data-surface="${surface}"><p class="muted">Loading…</p></main>
-<script nonce="${nonce}" src="${asset('syncPanel.js')}"></script>
-</body>
-</html>`;
+  return webviewHtml(webview, extensionUri, {
+    title: 'Twinspace: Sync Panel',
+    head: (asset) =>
+      `<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${asset('codicons', 'codicon.css')}">\n`,
+    css: SYNC_PANEL_CSS,
+    bodyAttributes: { 'data-surface': surface },
+    mainAttributes: { 'data-testid': 'sync-panel', 'data-surface': surface },
+    script: 'syncPanel.js',
+  });
 }
 
 /** VS Code theme variables only: the page follows the workbench's light, dark and HC themes. */
