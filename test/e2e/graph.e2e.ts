@@ -8,14 +8,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { currentColorTheme, setColorTheme, THEMES } from './colorTheme';
 import { e2eEnv, paletteLabel, type E2eEnv } from './e2eEnv';
 import { Workbench } from './Workbench';
-
-/** `workbench.colorTheme` ids "Default Light Modern"/"Default Dark Modern", as the picker names them. */
-const THEMES = [
-  ['light', 'Light Modern'],
-  ['dark', 'Dark Modern'],
-] as const;
 
 /** Files visited after hello.txt (made in the e2e folder), then back to hello.txt. */
 const FILES: Record<string, string> = {
@@ -51,7 +46,7 @@ describe('Workspace Graph in the VS Code workbench', function () {
 
   after(async () => {
     // Leave the workbench as it was for the suites after this one.
-    if (initialTheme !== undefined) await setTheme(initialTheme).catch(() => undefined);
+    if (initialTheme !== undefined) await setColorTheme(wb, initialTheme).catch(() => undefined);
     if (closedSecondarySideBar) {
       await wb
         .runCommand('Toggle Secondary Side Bar', 'workbench.action.toggleAuxiliaryBar')
@@ -59,34 +54,6 @@ describe('Workspace Graph in the VS Code workbench', function () {
     }
     await wb.close();
   });
-
-  async function setTheme(name: string): Promise<void> {
-    // Not Workbench.runCommand: the theme picker reuses the quick input, which stays open.
-    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
-    await pick.click();
-    const input = wb.page.locator('.quick-input-widget input[aria-label^="Select Color Theme"]');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(name);
-    const row = wb.page.locator(
-      `.quick-input-list .monaco-list-row[aria-label="${name}"], .quick-input-list .monaco-list-row[aria-label^="${name},"]`,
-    );
-    await row.first().click();
-    await input.waitFor({ state: 'hidden' });
-    // The workbench repaints with the theme's colours; the webview gets them as CSS variables.
-    await wb.page.waitForTimeout(800);
-  }
-
-  /** The theme the picker marks as current (its focused row when it opens). */
-  async function currentTheme(): Promise<string | undefined> {
-    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
-    await pick.click();
-    const focused = wb.page.locator('.quick-input-list .monaco-list-row.focused').first();
-    await focused.waitFor();
-    const label = (await focused.getAttribute('aria-label')) ?? undefined;
-    await wb.page.keyboard.press('Escape');
-    await wb.page.locator('.quick-input-widget input').waitFor({ state: 'hidden' });
-    return label?.split(',')[0];
-  }
 
   const activeTab = async (): Promise<string> => {
     const tab = wb.page.locator('.tabs-container .tab.active').first();
@@ -162,9 +129,9 @@ describe('Workspace Graph in the VS Code workbench', function () {
       await wb.runCommand('Toggle Secondary Side Bar', 'workbench.action.toggleAuxiliaryBar');
       closedSecondarySideBar = true;
     }
-    initialTheme = await currentTheme();
+    initialTheme = await currentColorTheme(wb);
     for (const [tag, theme] of THEMES) {
-      await setTheme(theme);
+      await setColorTheme(wb, theme);
       await offNodes();
       await view.getByTestId('graph-fit').click();
       await offNodes();

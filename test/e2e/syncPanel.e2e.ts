@@ -9,14 +9,9 @@
 import * as assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
 import type { FileSyncStatus, SyncPanelView } from '../../src/core/protocol/syncPanelProtocol';
+import { currentColorTheme, setColorTheme, THEMES } from './colorTheme';
 import { e2eEnv, paletteLabel, type E2eEnv } from './e2eEnv';
 import { Workbench } from './Workbench';
-
-/** `workbench.colorTheme` ids "Default Light Modern"/"Default Dark Modern", as the picker names them. */
-const THEMES = [
-  ['light', 'Light Modern'],
-  ['dark', 'Dark Modern'],
-] as const;
 
 const NOW = Date.UTC(2026, 4, 12, 14, 30, 0);
 const LAPTOP = 'LAPTOPAAAABBBBCCCCDDDDEEEEFFFF22';
@@ -183,34 +178,6 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
     return { label: paletteLabel(c), id };
   };
 
-  async function setTheme(name: string): Promise<void> {
-    // Not Workbench.runCommand: the theme picker reuses the quick input, which stays open.
-    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
-    await pick.click();
-    const input = wb.page.locator('.quick-input-widget input[aria-label^="Select Color Theme"]');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(name);
-    const row = wb.page.locator(
-      `.quick-input-list .monaco-list-row[aria-label="${name}"], .quick-input-list .monaco-list-row[aria-label^="${name},"]`,
-    );
-    await row.first().click();
-    await input.waitFor({ state: 'hidden' });
-    // The workbench repaints with the theme's colours; the webview gets them as CSS variables.
-    await wb.page.waitForTimeout(800);
-  }
-
-  /** The theme the picker marks as current (its focused row when it opens). */
-  async function currentTheme(): Promise<string | undefined> {
-    const pick = await wb.paletteRow('Preferences: Color Theme', 'workbench.action.selectTheme');
-    await pick.click();
-    const focused = wb.page.locator('.quick-input-list .monaco-list-row.focused').first();
-    await focused.waitFor();
-    const label = (await focused.getAttribute('aria-label')) ?? undefined;
-    await wb.page.keyboard.press('Escape');
-    await wb.page.locator('.quick-input-widget input').waitFor({ state: 'hidden' });
-    return label?.split(',')[0];
-  }
-
   /**
    * The Sync Panel's document on one surface. Both surfaces can be in the page at once (the
    * view stays in the side bar while the tab is open), so find the webview frame that holds it.
@@ -330,7 +297,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
     wb = await Workbench.open(env);
     // Wait for the extension: its status bar item is there once it activated.
     await wb.statusBarItem(env.extensionId, 'twinspace.status').waitFor({ timeout: 60_000 });
-    initialTheme = await currentTheme();
+    initialTheme = await currentColorTheme(wb);
   });
 
   afterEach(async function () {
@@ -342,13 +309,13 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
 
   after(async () => {
     // Leave the theme as it was for the suites after this one.
-    if (initialTheme !== undefined) await setTheme(initialTheme).catch(() => undefined);
+    if (initialTheme !== undefined) await setColorTheme(wb, initialTheme).catch(() => undefined);
     await wb.close();
   });
 
   for (const [tag, theme] of THEMES) {
     it(`editor tab, ${tag} theme: codicons load; devices, plan, conflicts and filters render`, async () => {
-      await setTheme(theme);
+      await setColorTheme(wb, theme);
       const { label, id } = command('twinspace.openSyncPanel');
       await wb.runCommand(label, id);
       const view = await surface('panel');
@@ -411,7 +378,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
     });
 
     it(`activity-bar view, ${tag} theme, also at 250 px`, async () => {
-      await setTheme(theme);
+      await setColorTheme(wb, theme);
       // The container's icon is in the activity bar; "View: Show Twinspace" reveals it (a click
       // on the icon would hide the side bar when the container is already shown).
       const item = wb.page.locator('.part.activitybar .action-item a[aria-label^="Twinspace"]');
