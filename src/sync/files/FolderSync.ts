@@ -57,7 +57,7 @@ import {
   type LinkChoice,
   type PlanItem,
 } from '../../core/files/fileSyncStatus';
-import { isSafeRelativePath } from '../../core/files/pathSafety';
+import { ancestorPaths, isSafeRelativePath } from '../../core/files/pathSafety';
 import { buildPlan, type IndexEntry, type RemoteChange } from '../../core/files/plan';
 import { decodeText } from '../../core/files/textCodec';
 import type { FolderRules } from '../../core/files/validators';
@@ -1402,9 +1402,28 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const orchestrator = this.orchestrator;
     const expected = this.expected;
     if (!orchestrator || !expected) return;
+    // The part of the folder the changes touch (their paths and parent folders): building the
+    // whole index for every batch made large trees quadratic. A name clash outside it (a conflict
+    // copy name taken meanwhile) is still caught by the executor (target_exists).
     const current = new Map<string, IndexEntry>();
-    for (const [p, e] of this.known) current.set(p, { kind: 'file', hash: e.hash, mode: e.mode });
-    for (const d of this.knownDirs) current.set(d, { kind: 'dir' });
+    const note = (p: string): void => {
+      const e = this.known.get(p);
+      if (e) current.set(p, { kind: 'file', hash: e.hash, mode: e.mode });
+      else if (this.knownDirs.has(p)) current.set(p, { kind: 'dir' });
+      for (const a of ancestorPaths(p)) {
+        if (this.knownDirs.has(a)) current.set(a, { kind: 'dir' });
+        else if (this.known.has(a))
+          current.set(a, { kind: 'file', hash: this.known.get(a)?.hash ?? '' });
+      }
+    };
+    for (const c of changes) {
+      if (c.type === 'rename') {
+        note(c.from);
+        note(c.to);
+      } else {
+        note(c.path);
+      }
+    }
     const plan = buildPlan(changes, current);
     for (const { action } of plan.actions) {
       if (action.type === 'write') expected.expect(action.path, sha256(action.content));
