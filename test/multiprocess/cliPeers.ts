@@ -2,6 +2,7 @@
  * Real `node dist/cli.js serve` peers on 127.0.0.1 for multi-process tests (build first:
  * `npm run build`). Every child is tracked and killed by `killAll()`.
  */
+import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -197,4 +198,46 @@ export async function killAll(peers: readonly CliPeer[]): Promise<void> {
   for (const child of tracked) child.kill('SIGKILL');
   tracked.clear();
   await Promise.all(peers.map((p) => p.kill9()));
+}
+
+/**
+ * The peers of one suite in a fresh temporary root (the CLI must be built). `add` makes a peer
+ * on a free port, not started; `dispose` kills every process and removes the root.
+ */
+export class PeerGroup {
+  readonly peers: CliPeer[] = [];
+
+  private constructor(readonly root: string) {}
+
+  static create(): PeerGroup {
+    assert.ok(existsSync(CLI), 'run `npm run build` first');
+    return new PeerGroup(makeRoot());
+  }
+
+  async add(name: string): Promise<CliPeer> {
+    const peer = new CliPeer(name, this.root, await freePort());
+    this.peers.push(peer);
+    return peer;
+  }
+
+  async dispose(): Promise<void> {
+    await killAll(this.peers);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Pairs two running peers: `pair --show` on `shower`, `pair --join` from `joiner`; both exit 0. */
+export async function pairPeers(
+  shower: CliPeer,
+  joiner: CliPeer,
+): Promise<{
+  join: { code: number; stdout: string; stderr: string };
+  shown: { code: number; stdout: string; stderr: string };
+}> {
+  const show = await shower.showPairing();
+  const join = joiner.cli(['pair', '--join', shower.address, show.code]);
+  assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
+  const shown = await show.done;
+  assert.equal(shown.code, 0, `pair --show failed: ${shown.stderr}`);
+  return { join, shown };
 }

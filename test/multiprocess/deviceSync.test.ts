@@ -3,38 +3,29 @@
  * driven through the CLI. Needs `npm run build` first (dist/cli.js).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, rmSync } from 'node:fs';
-import { CLI, CliPeer, freePort, killAll, makeRoot, waitUntil } from './cliPeers';
+import { pairPeers, PeerGroup, waitUntil, type CliPeer } from './cliPeers';
 
 describe('Device Sync between CLI processes', function () {
   this.timeout(120_000);
-  let root: string;
-  const peers: CliPeer[] = [];
+  let group: PeerGroup;
   let a: CliPeer;
   let b: CliPeer;
 
   before(async () => {
-    assert.ok(existsSync(CLI), 'run `npm run build` first');
-    root = makeRoot();
-    a = new CliPeer('a', root, await freePort());
-    b = new CliPeer('b', root, await freePort());
-    peers.push(a, b);
+    group = PeerGroup.create();
+    a = await group.add('a');
+    b = await group.add('b');
     await a.start();
     await b.start();
   });
 
   after(async () => {
-    await killAll(peers);
-    rmSync(root, { recursive: true, force: true });
+    await group.dispose();
   });
 
   function pairVia(shower: CliPeer, joiner: CliPeer): Promise<void> {
     return (async () => {
-      const show = await shower.showPairing();
-      const join = joiner.cli(['pair', '--join', shower.address, show.code]);
-      assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
-      const shown = await show.done;
-      assert.equal(shown.code, 0, `pair --show failed: ${shown.stderr}`);
+      const { join, shown } = await pairPeers(shower, joiner);
       const sasJoin = /SAS: (\d{6})/.exec(join.stdout)?.[1];
       const sasShow = /SAS: (\d{6})/.exec(shown.stdout)?.[1];
       assert.ok(sasJoin !== undefined);
@@ -86,8 +77,7 @@ describe('Device Sync between CLI processes', function () {
   });
 
   it('a third peer paired with both converges', async () => {
-    const c = new CliPeer('c', root, await freePort());
-    peers.push(c);
+    const c = await group.add('c');
     await c.start();
     assert.equal(c.cli(['visit', 'from-c']).code, 0);
     await pairVia(a, c);
@@ -103,8 +93,7 @@ describe('Device Sync between CLI processes', function () {
   it('a fourth, unpaired peer dialing is rejected; the others are unchanged', async () => {
     const hashBefore = a.status()?.docHash;
     const trustBefore = a.trustedIds();
-    const d = new CliPeer('d', root, await freePort());
-    peers.push(d);
+    const d = await group.add('d');
     await d.start(['--peer', a.address]);
     assert.equal(d.cli(['visit', 'intruder']).code, 0);
     const dId = d.status()?.deviceId;

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliPeer, freePort, killAll, makeRoot, waitUntil } from './cliPeers';
+import { pairPeers, PeerGroup, waitUntil, type CliPeer } from './cliPeers';
 
 function tree(root: string, dir = ''): Map<string, string> {
   const out = new Map<string, string>();
@@ -41,17 +41,14 @@ function read(peer: CliPeer, rel: string): Buffer | undefined {
 
 describe('Workspace files between CLI processes', function () {
   this.timeout(120_000);
-  let root: string;
-  const peers: CliPeer[] = [];
+  let group: PeerGroup;
   let a: CliPeer;
   let b: CliPeer;
 
   before(async () => {
-    assert.ok(existsSync(CLI), 'run `npm run build` first');
-    root = makeRoot();
-    a = new CliPeer('a', root, await freePort());
-    b = new CliPeer('b', root, await freePort());
-    peers.push(a, b);
+    group = PeerGroup.create();
+    a = await group.add('a');
+    b = await group.add('b');
     // A's folder before anything runs.
     mkdirSync(path.join(a.folder, 'src', 'deep'), { recursive: true });
     mkdirSync(path.join(a.folder, 'empty'));
@@ -72,15 +69,11 @@ describe('Workspace files between CLI processes', function () {
     writeFileSync(path.join(a.folder, 'debug.log'), 'ignored');
     await a.start();
     await b.start();
-    const show = await a.showPairing();
-    const join = b.cli(['pair', '--join', a.address, show.code]);
-    assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
-    assert.equal((await show.done).code, 0);
+    await pairPeers(a, b);
   });
 
   after(async () => {
-    await killAll(peers);
-    rmSync(root, { recursive: true, force: true });
+    await group.dispose();
   });
 
   function waitFiles(peer: CliPeer): void {
@@ -240,24 +233,20 @@ describe('Workspace files between CLI processes', function () {
 
 describe('The first sync of a folder that already has files', function () {
   this.timeout(120_000);
-  let root: string;
-  const peers: CliPeer[] = [];
+  let group: PeerGroup;
 
   before(() => {
-    assert.ok(existsSync(CLI), 'run `npm run build` first');
-    root = makeRoot();
+    group = PeerGroup.create();
   });
 
   after(async () => {
-    await killAll(peers);
-    rmSync(root, { recursive: true, force: true });
+    await group.dispose();
   });
 
   /** Two peers with overlapping folders; `second` starts with `--first-sync <choice>`. */
   async function pairOf(choice: string): Promise<[CliPeer, CliPeer]> {
-    const first = new CliPeer(`${choice}-1`, root, await freePort());
-    const second = new CliPeer(`${choice}-2`, root, await freePort());
-    peers.push(first, second);
+    const first = await group.add(`${choice}-1`);
+    const second = await group.add(`${choice}-2`);
     for (const [peer, who] of [
       [first, 'first'],
       [second, 'second'],
@@ -269,10 +258,7 @@ describe('The first sync of a folder that already has files', function () {
     }
     await first.start();
     await second.start(['--first-sync', choice]);
-    const show = await first.showPairing();
-    const join = second.cli(['pair', '--join', first.address, show.code]);
-    assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
-    assert.equal((await show.done).code, 0);
+    await pairPeers(first, second);
     return [first, second];
   }
 

@@ -3,9 +3,9 @@
  * Needs `npm run build` first (dist/cli.js).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CLI, CliPeer, freePort, killAll, makeRoot, waitUntil } from './cliPeers';
+import { pairPeers, PeerGroup, waitUntil, type CliPeer } from './cliPeers';
 
 interface PeerView {
   peerId: string;
@@ -16,17 +16,14 @@ interface PeerView {
 
 describe('Workspace linking and key rotation between CLI processes', function () {
   this.timeout(120_000);
-  let root: string;
-  const peers: CliPeer[] = [];
+  let group: PeerGroup;
   let a: CliPeer;
   let b: CliPeer;
 
   before(async () => {
-    assert.ok(existsSync(CLI), 'run `npm run build` first');
-    root = makeRoot();
-    a = new CliPeer('a', root, await freePort());
-    b = new CliPeer('b', root, await freePort());
-    peers.push(a, b);
+    group = PeerGroup.create();
+    a = await group.add('a');
+    b = await group.add('b');
     // b's folder is a git checkout: its offer carries the normalized remote.
     mkdirSync(path.join(b.folder, '.git'));
     writeFileSync(
@@ -37,15 +34,11 @@ describe('Workspace linking and key rotation between CLI processes', function ()
     writeFileSync(path.join(b.folder, 'two.txt'), '2');
     await a.start(['--workspace', 'ws-a']);
     await b.start(['--workspace', 'ws-b']);
-    const show = await a.showPairing();
-    const join = b.cli(['pair', '--join', a.address, show.code]);
-    assert.equal(join.code, 0, `pair --join failed: ${join.stderr}`);
-    assert.equal((await show.done).code, 0);
+    await pairPeers(a, b);
   });
 
   after(async () => {
-    await killAll(peers);
-    rmSync(root, { recursive: true, force: true });
+    await group.dispose();
   });
 
   function peersOf(peer: CliPeer): PeerView[] {
