@@ -13,7 +13,6 @@ import { performance } from 'node:perf_hooks';
 import {
   copyTree,
   freePort,
-  measureChange,
   sleep,
   StallDetector,
   treeDifference,
@@ -21,6 +20,7 @@ import {
   type ToolResult,
 } from './BenchContext';
 import { run, type Tracked } from './ProcessTracker';
+import { assertStillRunning, finishSyncRow } from './finishSyncRow';
 import { RssSampler } from './RssSampler';
 
 const SYNCTHING = '/usr/bin/syncthing';
@@ -161,11 +161,7 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
     const stall = new StallDetector(b.folder, ctx.stallMs, expectedFiles);
     let lastStatus: unknown;
     for (;;) {
-      for (const p of procs) {
-        if (p.child.exitCode !== null) {
-          throw new Error(`${p.label} exited ${p.child.exitCode}: ${p.output().slice(-1500)}`);
-        }
-      }
+      assertStillRunning(procs);
       const [status, completion] = await Promise.all([
         rest(b, `/rest/db/status?folder=${FOLDER_ID}`),
         rest(b, `/rest/db/completion?folder=${FOLDER_ID}`),
@@ -193,27 +189,9 @@ export async function runSyncthing(ctx: BenchContext): Promise<ToolResult> {
         throw new Error(`${stalled}; ${JSON.stringify(lastStatus).slice(0, 800)}`);
       await sleep(100);
     }
-    const diff = await treeDifference(ctx, b.folder, true);
-    result.verified = diff === undefined;
-    if (diff !== undefined) {
-      result.error = `destination differs from the source: ${diff}`;
-      return result;
-    }
-    ctx.log(`syncthing: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
-    try {
-      result.change = await measureChange(ctx, a.folder, b.folder, {
-        what: 'append on A, poll B every 2 ms until identical',
-        timeoutMs: 60_000,
-      });
-    } catch (error) {
-      result.error = `change test: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    rss.sample();
-    result.peakRssMb = rss.result();
-    const trees = rss.describeTrees();
-    if (trees !== undefined) result.notes.push(trees);
-    result.ok = result.error === undefined;
-    return result;
+    return await finishSyncRow(ctx, result, { a: a.folder, b: b.folder }, rss, {
+      changeTimeoutMs: 60_000,
+    });
   } finally {
     rss.stop();
     await Promise.all(procs.map((p) => ctx.tracker.stop(p)));

@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import {
   copyTree,
   freePort,
-  measureChange,
   sleep,
   StallDetector,
   treeDifference,
@@ -19,6 +18,7 @@ import {
   type ToolResult,
 } from './BenchContext';
 import { run, type ProcessTracker, type Tracked } from './ProcessTracker';
+import { assertStillRunning, finishSyncRow } from './finishSyncRow';
 import { RssSampler } from './RssSampler';
 
 export class TwinspaceUnsupportedError extends Error {
@@ -171,11 +171,7 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
     const stall = new StallDetector(b.folder, ctx.stallMs, ctx.sourceListing.length);
     let lastReason = '';
     for (;;) {
-      for (const p of procs) {
-        if (p.child.exitCode !== null) {
-          throw new Error(`${p.label} exited ${p.child.exitCode}: ${p.output().slice(-1500)}`);
-        }
-      }
+      assertStillRunning(procs);
       // Bounded waits, so that a stalled sync is noticed between them.
       const left = Math.max(1_000, Math.min(15_000, Math.round(deadline - performance.now())));
       const wait = ctx.tracker.spawn('twinspace wait-synced', process.execPath, [
@@ -208,28 +204,10 @@ export async function runTwinspace(ctx: BenchContext, cli: string): Promise<Tool
       if (stalled !== undefined) throw new Error(`${stalled}; ${lastReason}`);
       await sleep(code === 0 ? 100 : 0);
     }
-    const diff = await treeDifference(ctx, b.folder, true);
-    result.verified = diff === undefined;
-    if (diff !== undefined) {
-      result.error = `destination differs from the source: ${diff}`;
-      return result;
-    }
-    ctx.log(`twinspace: initial ${result.initialMs.toFixed(0)} ms, verified; change test`);
-    try {
-      result.change = await measureChange(ctx, a.folder, b.folder, {
-        what: 'append on A, poll B every 2 ms until identical',
-        timeoutMs: 30_000,
-      });
-    } catch (error) {
-      result.error = `change test: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    rss.sample();
-    result.peakRssMb = rss.result();
-    const trees = rss.describeTrees();
-    if (trees !== undefined) result.notes.push(trees);
-    result.notes.push('initial sync includes node start-up of wait-synced (polls every 100 ms)');
-    result.ok = result.error === undefined;
-    return result;
+    return await finishSyncRow(ctx, result, { a: a.folder, b: b.folder }, rss, {
+      changeTimeoutMs: 30_000,
+      notes: ['initial sync includes node start-up of wait-synced (polls every 100 ms)'],
+    });
   } catch (error) {
     // The peers' own words (diagnostics on stderr) make a failed row actionable.
     const tails = procs
