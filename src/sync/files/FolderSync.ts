@@ -148,6 +148,8 @@ export const BLOB_CHUNK_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_CHUNKS = 8;
 /** Peer requests answered at once. */
 const MAX_ANSWERS = 16;
+/** Text documents asked for at once. */
+const MAX_TEXT_REQUESTS = 64;
 /** A text document asked for and not answered is asked for again after this long. */
 const REQUEST_RETRY_MS = 3_000;
 /** A blob whose chunks stop coming for this long is asked for again. */
@@ -275,6 +277,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           signal,
         });
         this.rules = scan.rules;
+        this.ignoredMemo.clear();
         for (const link of scan.symlinks) {
           ctx.diagnostics.emit(
             'files.sync.rejected',
@@ -705,6 +708,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       }
     }
     this.pumpFetches();
+    this.pumpTextRequests();
     if (now - this.lastRetryAt < RETRY_MS) return;
     if (this.running > 0 || this.batchTimer !== undefined) return;
     if (this.options.peers.filePeers().length === 0) return;
@@ -902,6 +906,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private async processLocal(): Promise<void> {
     const orchestrator = this.orchestrator;
     if (!orchestrator) return;
+    this.ignoredMemo.clear(); // a rule file may be among the changes
     const overflow = this.localOverflow;
     const paths = [...this.localPaths];
     this.localPaths.clear();
@@ -1308,12 +1313,38 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (peers.length === 0) return;
     this.requested.set(fileId, now);
     const targets = preferred !== undefined && peers.includes(preferred) ? [preferred] : peers;
-    void replicas.get(fileId).then((doc) => {
-      const stateVector = Y.encodeStateVector(doc);
-      for (const peer of targets) {
-        this.options.peers.sendFile(peer, { type: 'FileStep1', fileId, stateVector });
-      }
-    });
+    this.textRequests.set(fileId, targets);
+    this.pumpTextRequests();
+  }
+
+  /** Text documents waiting to be asked for, and those asked for and not answered yet. */
+  private readonly textRequests = new Map<string, readonly string[]>();
+  private readonly outstandingText = new Map<string, number>();
+
+  /** Asks for at most MAX_TEXT_REQUESTS documents at once (memory stays bounded). */
+  private pumpTextRequests(): void {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    const now = Date.now();
+    for (const [fileId, at] of this.outstandingText) {
+      if (now - at > REQUEST_RETRY_MS) this.outstandingText.delete(fileId);
+    }
+    for (const [fileId, targets] of this.textRequests) {
+      if (this.outstandingText.size >= MAX_TEXT_REQUESTS) return;
+      this.textRequests.delete(fileId);
+      this.outstandingText.set(fileId, now);
+      void replicas.get(fileId).then((doc) => {
+        const stateVector = Y.encodeStateVector(doc);
+        for (const peer of targets) {
+          this.options.peers.sendFile(peer, { type: 'FileStep1', fileId, stateVector });
+        }
+      });
+    }
+  }
+
+  /** An answer (or any update) for `fileId` arrived: its slot is free. */
+  private textAnswered(fileId: string): void {
+    if (this.outstandingText.delete(fileId)) this.pumpTextRequests();
   }
 
   private async answerStep1(
@@ -1368,6 +1399,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.reject(peerId, `malformed update for file ${fileId}`);
       return;
     }
+    this.textAnswered(fileId);
     const doc = await replicas.get(fileId);
     const path = this.pathsById.get(fileId);
     const textBefore = isSeeded(doc) ? readTextFile(doc)?.text : undefined;
@@ -1735,8 +1767,18 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   /** Ignored by the rules, or not a safe folder-relative path at all (never synced). */
   private isIgnored(p: string): boolean {
-    return !isSafeRelativePath(p) || this.rules.isIgnored(p);
+    // Memoised: status and retries ask for every path of the index; the rules change only with a
+    // local change (the memo is cleared then).
+    let verdict = this.ignoredMemo.get(p);
+    if (verdict === undefined) {
+      verdict = !isSafeRelativePath(p) || this.rules.isIgnored(p);
+      if (this.ignoredMemo.size > 200_000) this.ignoredMemo.clear();
+      this.ignoredMemo.set(p, verdict);
+    }
+    return verdict;
   }
+
+  private readonly ignoredMemo = new Map<string, boolean>();
 
   private folderReal(): string {
     return this.orchestrator?.folderReal ?? this.options.folder;
