@@ -46,7 +46,10 @@ async function eventually<T>(what: string, probe: () => T | undefined, ms: numbe
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => { resolve(); });
+    else
+      child.once('exit', () => {
+        resolve();
+      });
   });
 }
 

@@ -365,8 +365,14 @@ export async function readTree(root: string, dir = ''): Promise<Map<string, Buff
     if (entry.isDirectory()) {
       out.set(`${rel}/`, 'dir');
       for (const [k, v] of await readTree(root, rel)) out.set(k, v);
-    } else if (entry.isFile()) {
-      out.set(rel, await fs.readFile(nodePath.join(root, rel)));
+    } else if (entry.isFile() && !/^\.twinspace-[0-9a-f]+\.tmp$/.test(entry.name)) {
+      // A file may be renamed away between the listing and the read (the orchestrator's temp
+      // files, `.twinspace-*.tmp`, live for one write): only what is still there counts.
+      const bytes = await fs.readFile(nodePath.join(root, rel)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (bytes !== undefined) out.set(rel, bytes);
     }
   }
   return out;
