@@ -319,7 +319,7 @@ const GRAPH_CSS = `
   .toolbar { display: flex; gap: 8px; align-items: center; padding: 6px 8px; border-bottom: 1px solid var(--vscode-widget-border, transparent); }
   input[type=search] { flex: 0 1 280px; color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); padding: 3px 6px; }
   input[type=search]:focus { outline: 1px solid var(--vscode-focusBorder); }
-  button { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: none; padding: 3px 10px; cursor: pointer; }
+  button { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: 1px solid var(--vscode-button-border, var(--vscode-widget-border, transparent)); border-radius: 2px; padding: 2px 10px; cursor: pointer; }
   button:hover { background: var(--vscode-button-secondaryHoverBackground); } button:focus-visible { outline: 1px solid var(--vscode-focusBorder); }
   canvas { flex: 1; width: 100%; min-height: 0; display: block; cursor: grab; }
   canvas:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }

@@ -264,6 +264,22 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
     }, data);
   }
 
+  /**
+   * Shows a demo view and waits for `ready`. The host pushes the real view on every state change
+   * (a memory sample every few seconds), which may replace the demo: show it again then.
+   */
+  async function showDemo(view: FrameLocator, data: SyncPanelView, ready: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await show(view, data);
+      try {
+        await view.locator(ready).first().waitFor({ timeout: 2_000 });
+        return;
+      } catch (error) {
+        if (attempt >= 8) throw error;
+      }
+    }
+  }
+
   async function codiconFontLoaded(view: FrameLocator): Promise<boolean> {
     return view.locator('body').evaluate(async () => {
       const doc = (
@@ -326,8 +342,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
       assert.ok(await codiconFontLoaded(view), 'the codicon font did not load under the CSP');
       await wb.screenshot(`sync-panel-${tag}`);
 
-      await show(view, demoView(real, PLAN));
-      await view.locator('[data-testid="plan"]').waitFor();
+      await showDemo(view, demoView(real, PLAN), '[data-testid="plan"]');
       assert.equal(await view.locator('[data-testid="peer-row"]').count(), 3);
       assert.match(
         (await view.locator('[data-testid="plan-counts"]').textContent()) ?? '',
@@ -338,8 +353,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
       }
       await wb.screenshot(`sync-panel-plan-${tag}`);
 
-      await show(view, demoView(real, CONFLICTS));
-      await view.locator('[data-testid="conflict-row"]').first().waitFor();
+      await showDemo(view, demoView(real, CONFLICTS), '[data-testid="conflict-row"]');
       assert.equal(await view.locator('[data-testid="conflict-row"]').count(), 2);
       // "Open diff" for the text conflict only; both can be resolved either way.
       assert.equal(await view.locator('[data-testid="open-diff"]').count(), 1);
@@ -395,8 +409,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
       const narrow = await sideBarWidth(250);
       assert.ok(Math.abs(narrow - 250) <= 12, `side bar is ${narrow} px wide`);
 
-      await show(view, demoView(real, CONFLICTS));
-      await view.locator('[data-testid="conflict-row"]').first().waitFor();
+      await showDemo(view, demoView(real, CONFLICTS), '[data-testid="conflict-row"]');
       // Nothing overflows sideways at 250 px: no horizontal scrolling in the view.
       const overflow = await view.locator('body').evaluate(() => {
         const d = (
@@ -408,8 +421,7 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
       });
       assert.ok(overflow <= 1, `the view scrolls sideways by ${overflow} px at 250 px`);
       await wb.screenshot(`sync-view-narrow-${tag}`);
-      await show(view, demoView(real, PLAN));
-      await view.locator('[data-testid="plan"]').waitFor();
+      await showDemo(view, demoView(real, PLAN), '[data-testid="plan"]');
       await wb.screenshot(`sync-view-narrow-plan-${tag}`);
 
       // Back to the usual width for whatever runs next.
