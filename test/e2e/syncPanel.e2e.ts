@@ -280,6 +280,27 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
     }
   }
 
+  /**
+   * Shows a demo view and runs `check` on it; when a host update replaced the demo in the middle
+   * (the real view is pushed on every state change), shows it again and checks again.
+   */
+  async function withDemo(
+    view: FrameLocator,
+    data: SyncPanelView,
+    ready: string,
+    check: () => Promise<void>,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await showDemo(view, data, ready);
+      try {
+        await check();
+        return;
+      } catch (error) {
+        if (attempt >= 4) throw error;
+      }
+    }
+  }
+
   async function codiconFontLoaded(view: FrameLocator): Promise<boolean> {
     return view.locator('body').evaluate(async () => {
       const doc = (
@@ -342,52 +363,55 @@ describe('the Sync Panel in the workbench (editor tab and activity-bar view, lig
       assert.ok(await codiconFontLoaded(view), 'the codicon font did not load under the CSP');
       await wb.screenshot(`sync-panel-${tag}`);
 
-      await showDemo(view, demoView(real, PLAN), '[data-testid="plan"]');
-      assert.equal(await view.locator('[data-testid="peer-row"]').count(), 3);
-      assert.match(
-        (await view.locator('[data-testid="plan-counts"]').textContent()) ?? '',
-        /214 to create.*9 to update.*2 to delete.*1 conflict/,
-      );
-      for (const b of ['link-merge', 'link-takePeer', 'link-keepMine']) {
-        assert.ok(await view.locator(`[data-testid="${b}"]`).isVisible(), b);
-      }
-      await wb.screenshot(`sync-panel-plan-${tag}`);
+      await withDemo(view, demoView(real, PLAN), '[data-testid="plan"]', async () => {
+        assert.equal(await view.locator('[data-testid="peer-row"]').count(), 3);
+        assert.match(
+          (await view.locator('[data-testid="plan-counts"]').textContent()) ?? '',
+          /214 to create.*9 to update.*2 to delete.*1 conflict/,
+        );
+        for (const b of ['link-merge', 'link-takePeer', 'link-keepMine']) {
+          assert.ok(await view.locator(`[data-testid="${b}"]`).isVisible(), b);
+        }
+        await wb.screenshot(`sync-panel-plan-${tag}`);
+      });
 
-      await showDemo(view, demoView(real, CONFLICTS), '[data-testid="conflict-row"]');
-      assert.equal(await view.locator('[data-testid="conflict-row"]').count(), 2);
-      // "Open diff" for the text conflict only; both can be resolved either way.
-      assert.equal(await view.locator('[data-testid="open-diff"]').count(), 1);
-      assert.equal(await view.locator('[data-testid="keep-current"]').count(), 2);
-      assert.equal(await view.locator('[data-testid="keep-copy"]').count(), 2);
-      assert.match(
-        (await view.locator('[data-testid="git-mismatch"]').textContent()) ?? '',
-        /laptop is on feature\/panel @ 9d81be0/,
-      );
-      assert.match(
-        (await view.locator('[data-testid="files-state"]').textContent()) ?? '',
-        /Syncing 63%/,
-      );
+      await withDemo(view, demoView(real, CONFLICTS), '[data-testid="conflict-row"]', async () => {
+        assert.equal(await view.locator('[data-testid="conflict-row"]').count(), 2);
+        // "Open diff" for the text conflict only; both can be resolved either way.
+        assert.equal(await view.locator('[data-testid="open-diff"]').count(), 1);
+        assert.equal(await view.locator('[data-testid="keep-current"]').count(), 2);
+        assert.equal(await view.locator('[data-testid="keep-copy"]').count(), 2);
+        assert.match(
+          (await view.locator('[data-testid="git-mismatch"]').textContent()) ?? '',
+          /laptop is on feature\/panel @ 9d81be0/,
+        );
+        assert.match(
+          (await view.locator('[data-testid="files-state"]').textContent()) ?? '',
+          /Syncing 63%/,
+        );
 
-      // Severity filters: keyboard-operated toggles, kept across re-renders.
-      const warn = view.locator('[data-testid="filter-warn"]');
-      assert.equal(await view.locator('[data-severity="warn"]').count(), 2);
-      await warn.focus();
-      await wb.page.keyboard.press('Space');
-      assert.equal(await warn.getAttribute('aria-pressed'), 'false');
-      assert.equal(await view.locator('[data-severity="warn"]').count(), 0);
-      assert.equal(await view.locator('[data-severity="error"]').count(), 1);
-      const focused = await view.locator('body').evaluate(
-        () =>
-          (
-            globalThis as unknown as {
-              document: { activeElement: { getAttribute(n: string): string | null } | null };
-            }
-          ).document.activeElement?.getAttribute('data-testid') ?? null,
-      );
-      assert.equal(focused, 'filter-warn', 'focus left the toggle after the re-render');
-      await wb.screenshot(`sync-panel-conflicts-${tag}`);
-      await wb.page.keyboard.press('Enter');
-      assert.equal(await warn.getAttribute('aria-pressed'), 'true');
+        // Severity filters: keyboard-operated toggles, kept across re-renders.
+        const warn = view.locator('[data-testid="filter-warn"]');
+        if ((await warn.getAttribute('aria-pressed')) === 'false') await warn.click(); // a retry
+        assert.equal(await view.locator('[data-severity="warn"]').count(), 2);
+        await warn.focus();
+        await wb.page.keyboard.press('Space');
+        assert.equal(await warn.getAttribute('aria-pressed'), 'false');
+        assert.equal(await view.locator('[data-severity="warn"]').count(), 0);
+        assert.equal(await view.locator('[data-severity="error"]').count(), 1);
+        const focused = await view.locator('body').evaluate(
+          () =>
+            (
+              globalThis as unknown as {
+                document: { activeElement: { getAttribute(n: string): string | null } | null };
+              }
+            ).document.activeElement?.getAttribute('data-testid') ?? null,
+        );
+        assert.equal(focused, 'filter-warn', 'focus left the toggle after the re-render');
+        await wb.screenshot(`sync-panel-conflicts-${tag}`);
+        await wb.page.keyboard.press('Enter');
+        assert.equal(await warn.getAttribute('aria-pressed'), 'true');
+      });
       await closeEditors();
     });
 
