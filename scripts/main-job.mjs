@@ -5,7 +5,7 @@
 // mDNS is off here (it must never run in the root network namespace); the netns test level
 // covers discovery by real mDNS.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -81,7 +81,7 @@ function startPeer(name, dir, port) {
       return undefined;
     }
   };
-  return { name, stateDir, port, child, status, stderr: () => stderr };
+  return { name, folder, stateDir, port, child, status, stderr: () => stderr };
 }
 
 async function stopAll() {
@@ -158,6 +158,27 @@ try {
     `laptop:  ${b.state.replica.graphNodes} graph nodes, doc ${b.docHash.slice(0, 16)}…, peers ${b.peers.map((p) => `${p.peerId.slice(0, 8)}=${p.state}`).join(', ')}`,
   );
   log('converged: both devices hold the same workspace document');
+
+  // Files: one written on each device reaches the other (text merged as Yjs, binary by hash).
+  mkdirSync(path.join(desktop.folder, 'src'), { recursive: true });
+  writeFileSync(path.join(desktop.folder, 'src', 'app.ts'), 'export const answer = 42;\n');
+  writeFileSync(path.join(laptop.folder, 'logo.bin'), Buffer.from([0, 1, 2, 254, 255]));
+  const readBack = (peer, rel) => {
+    const file = path.join(peer.folder, rel);
+    return existsSync(file) ? readFileSync(file) : undefined;
+  };
+  await waitFor('the files on both devices', () =>
+    readBack(laptop, 'src/app.ts')?.toString() === 'export const answer = 42;\n' &&
+    readBack(desktop, 'logo.bin')?.equals(Buffer.from([0, 1, 2, 254, 255]))
+      ? true
+      : undefined,
+  );
+  for (const peer of [desktop, laptop]) {
+    cli(['wait-synced', '--files', '--state-dir', peer.stateDir, '--timeout-ms', '20000']);
+  }
+  log(
+    'files: src/app.ts (desktop → laptop) and logo.bin (laptop → desktop) synced; wait-synced --files passed on both',
+  );
   await stopAll();
   log('both peers stopped cleanly');
 } catch (error) {
