@@ -13,25 +13,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator, Locator } from 'playwright-core';
+import { exited, readCliStatus, startServe, type CliStatus } from '../support/cliServe';
 import { e2eEnv, paletteLabel, type E2eEnv } from './e2eEnv';
 import { Workbench } from './Workbench';
 
-interface CliStatus {
-  readonly port: number;
-  readonly deviceId: string;
-}
-
 const project = path.resolve(__dirname, '..', '..');
 const cliPath = path.join(project, 'dist', 'cli.js');
-
-function readStatus(stateDir: string): CliStatus | undefined {
-  try {
-    const s = JSON.parse(fs.readFileSync(path.join(stateDir, 'status.json'), 'utf8')) as CliStatus;
-    return s.port > 0 ? s : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function eventually<T>(what: string, probe: () => T | undefined, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
@@ -43,16 +30,6 @@ async function eventually<T>(what: string, probe: () => T | undefined, ms: numbe
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else
-      child.once('exit', () => {
-        resolve();
-      });
-  });
-}
-
 describe('Sync Panel: a live CLI peer paired from the command palette', function () {
   this.timeout(120_000);
   let env: E2eEnv;
@@ -60,7 +37,6 @@ describe('Sync Panel: a live CLI peer paired from the command palette', function
   let tmp: string;
   let stateDir: string;
   let serve: ChildProcess | undefined;
-  let serveLog = '';
   let status: CliStatus;
   let paired = false;
 
@@ -93,31 +69,16 @@ describe('Sync Panel: a live CLI peer paired from the command palette', function
     stateDir = path.join(tmp, 'state');
     fs.mkdirSync(folder);
     fs.writeFileSync(path.join(folder, 'hello.txt'), 'hello\n');
-    serve = spawn(
-      process.execPath,
-      [
-        cliPath,
-        'serve',
-        folder,
-        '--no-mdns',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--name',
-        'cli-peer',
-        // The window's workspace id defaults to its folder's name.
-        '--workspace',
-        path.basename(env.folder),
-        '--state-dir',
-        stateDir,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    serve.stderr?.on('data', (d: Buffer) => {
-      serveLog = (serveLog + d.toString()).slice(-20_000);
+    const started = startServe({
+      node: process.execPath,
+      cli: cliPath,
+      folder,
+      stateDir,
+      // The window's workspace id defaults to its folder's name.
+      workspaceId: path.basename(env.folder),
     });
-    status = await eventually('the CLI peer status.json', () => readStatus(stateDir), 20_000);
+    serve = started.child;
+    status = await eventually('the CLI peer status.json', () => readCliStatus(stateDir), 20_000);
     wb = await Workbench.open({
       chromium: env.chromium,
       baseUrl: env.baseUrl,

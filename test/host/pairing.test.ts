@@ -11,14 +11,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { exited, isExited, readCliStatus, startServe, type CliStatus } from '../support/cliServe';
 import { HOST_ENV } from './runner/results';
 import { eventually, twinspaceApi, type TwinspaceTestApi } from './twinspaceApi';
-
-interface CliStatus {
-  readonly port: number;
-  readonly deviceId: string;
-  readonly workspaceId: string;
-}
 
 interface PairResult {
   readonly ok: boolean;
@@ -31,15 +26,6 @@ interface PairResult {
 /** Node for the CLI: the extension host's own binary when it is a Node (code-server: Node 24). */
 function nodeBinary(): string {
   return /node(\.exe)?$/i.test(path.basename(process.execPath)) ? process.execPath : 'node';
-}
-
-function readStatus(stateDir: string): CliStatus | undefined {
-  try {
-    const s = JSON.parse(fs.readFileSync(path.join(stateDir, 'status.json'), 'utf8')) as CliStatus;
-    return s.port > 0 ? s : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs a CLI command to completion; resolves with its exit code and output. */
@@ -66,20 +52,6 @@ function runCli(
   });
 }
 
-function isExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (isExited(child)) resolve();
-    else
-      child.once('exit', () => {
-        resolve();
-      });
-  });
-}
-
 describe('Device Sync with a headless CLI peer', function () {
   this.timeout(60_000);
   let api: TwinspaceTestApi;
@@ -88,7 +60,7 @@ describe('Device Sync with a headless CLI peer', function () {
   let cli: string;
   let cliFolder = '';
   let serve: ChildProcess | undefined;
-  let serveLog = '';
+  let serveLog: () => string = () => '';
   let cliStatus: CliStatus;
   let cliDeviceId: string | undefined;
   let usedCode: string | undefined;
@@ -116,30 +88,10 @@ describe('Device Sync with a headless CLI peer', function () {
     fs.writeFileSync(path.join(folder, 'a.txt'), 'hello\n');
     const workspaceId = api.sync.workspaceId();
     assert.ok(workspaceId !== undefined);
-    serve = spawn(
-      nodeBinary(),
-      [
-        cli,
-        'serve',
-        folder,
-        '--no-mdns',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--name',
-        'cli-peer',
-        '--workspace',
-        workspaceId,
-        '--state-dir',
-        stateDir,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    serve.stderr?.on('data', (d: Buffer) => {
-      serveLog = (serveLog + d.toString()).slice(-20_000);
-    });
-    cliStatus = await eventually('the CLI peer status.json', () => readStatus(stateDir), 20_000);
+    const started = startServe({ node: nodeBinary(), cli, folder, stateDir, workspaceId });
+    serve = started.child;
+    serveLog = started.log;
+    cliStatus = await eventually('the CLI peer status.json', () => readCliStatus(stateDir), 20_000);
   });
 
   after(async function () {
@@ -236,7 +188,7 @@ describe('Device Sync with a headless CLI peer', function () {
       20_000,
     ).catch((error: unknown) => {
       throw new Error(
-        `${String(error)}; status "${api.statusText()}", peers ${JSON.stringify(api.sync.peers())}\n${serveLog.slice(-3000)}`,
+        `${String(error)}; status "${api.statusText()}", peers ${JSON.stringify(api.sync.peers())}\n${serveLog().slice(-3000)}`,
       );
     });
   });
@@ -348,7 +300,7 @@ describe('Device Sync with a headless CLI peer', function () {
     assert.equal(
       r.inSync,
       true,
-      `${JSON.stringify(r)}\nhere: ${listing(root)}\ncli: ${listing(cliFolder)}\ncli status: ${JSON.stringify(readStatus(stateDir)?.['files' as keyof CliStatus])}\ncli log: ${serveLog
+      `${JSON.stringify(r)}\nhere: ${listing(root)}\ncli: ${listing(cliFolder)}\ncli status: ${JSON.stringify((readCliStatus(stateDir) as (CliStatus & { files?: unknown }) | undefined)?.files)}\ncli log: ${serveLog()
         .split('\n')
         .filter((l) => l.includes('files'))
         .slice(-15)
