@@ -5,9 +5,11 @@
  * Layout (top-level shared types of one Y.Doc):
  *  - `graph.nodes`: Y.Map  nodeId → Y.Map { kind, label, visits, pinned, x?, y? (MoveNodes) }
  *  - `graph.edges`: Y.Map  `${from}\u0000${to}` → Y.Map { kind, count }
- *  - `files`:       Y.Map  path → { size, hash }   (a plain JSON value, replaced as a whole)
+ *  - `files`:       Y.Map  path → FileEntry (kind, size, hash, executable, deleted, base, by, at;
+ *    a plain JSON value, replaced as a whole)
  *  - `devices.editors`: Y.Map deviceId → { deviceName, editors } (JSON, replaced as a whole; see
  *    openEditors.ts, which also validates it on read)
+ *  - `devices.git`: Y.Map deviceId → { branch, head } (ReportGitHead; gitHeads.ts validates it)
  *
  * Concurrency notes: `visits` and `count` are plain map values, so two devices incrementing at the
  * same moment converge to one of the two values (last writer wins), not to their sum; they are
