@@ -30,7 +30,6 @@
  * Everything that touches the folder or the state runs in one serial task chain; messages and
  * index changes only record work and schedule it.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import * as Y from 'yjs';
@@ -63,6 +62,7 @@ import { decodeText } from '../../core/files/textCodec';
 import type { FolderRules } from '../../core/files/validators';
 import type { Intent } from '../../core/intents';
 import type { FileEntry } from '../../core/workspaceDoc';
+import { atomicWriteFile } from '../../runtime/atomicWriteFile';
 import type { Clock } from '../../runtime/Clock';
 import type { WorkerContext, WorkerSpec } from '../../runtime/Worker';
 import type { FileMessage } from '../session/syncMessages';
@@ -70,6 +70,7 @@ import { validateYjsUpdate } from '../session/validateYjsUpdate';
 import { gitMismatches } from '../../core/gitHeads';
 import { FileReplicas, fileIdOf } from './FileReplicas';
 import { readGitHead } from './readGitHead';
+import { contentHash } from './orchestrator/contentHash';
 import { FileOrchestrator } from './orchestrator/FileOrchestrator';
 import { ExpectedWrites } from './scan/ExpectedWrites';
 import { FolderWatcher } from './scan/FolderWatcher';
@@ -181,9 +182,8 @@ interface BlobFetch {
   readonly triedPeers: Set<string>;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** The hash of file contents everywhere in the files code (the orchestrator's). */
+const sha256 = contentHash;
 
 const EMPTY_HASH = sha256(new Uint8Array());
 
@@ -1856,10 +1856,11 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   }
 
   private async saveConflicts(): Promise<void> {
-    const file = nodePath.join(this.options.stateDir, CONFLICTS_FILE);
-    const temp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(this.conflicts));
-    await fs.rename(temp, file);
+    // The conflict list is the user's record of copies to resolve: written durably.
+    await atomicWriteFile(
+      nodePath.join(this.options.stateDir, CONFLICTS_FILE),
+      JSON.stringify(this.conflicts),
+    );
     this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
