@@ -59,6 +59,7 @@ import {
 import { ancestorPaths, isSafeRelativePath } from '../../core/files/pathSafety';
 import { buildPlan, type IndexEntry, type RemoteChange } from '../../core/files/plan';
 import { decodeText } from '../../core/files/textCodec';
+import { SyncProgress } from '../../core/files/SyncProgress';
 import type { FolderRules } from '../../core/files/validators';
 import type { Intent } from '../../core/intents';
 import type { FileEntry } from '../../core/workspaceDoc';
@@ -149,8 +150,15 @@ export const BLOB_CHUNK_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_CHUNKS = 8;
 /** Peer requests answered at once. */
 const MAX_ANSWERS = 16;
-/** Text documents asked for at once. */
-const MAX_TEXT_REQUESTS = 64;
+/** Text documents asked for at once (answers wait in memory until applied: ~10 KB each). */
+const MAX_TEXT_REQUESTS = 256;
+/**
+ * While many requested documents are arriving (a first sync), a batch waits this long to gather
+ * them into one plan, whose writes then run side by side instead of one plan per document.
+ */
+const BURST_BATCH_MS = 25;
+/** A burst: at least this many documents asked for and not answered yet. */
+const BURST_OUTSTANDING = 16;
 /** A text document asked for and not answered is asked for again after this long. */
 const REQUEST_RETRY_MS = 3_000;
 /** A blob whose chunks stop coming for this long is asked for again. */
@@ -160,8 +168,6 @@ const RETRY_MS = 3_000;
 const KNOWN_FILE = 'known.json';
 /** Longest time the known state waits to be saved while the folder is busy. */
 const KNOWN_SAVE_MS = 2_000;
-/** How long a computed status is reused. */
-const STATUS_CACHE_MS = 250;
 /** What `fileIdOf` produces: the only file ids this side uses. */
 const FILE_ID = /^[0-9a-f]{32}$/;
 const CONFLICTS_FILE = 'conflicts.json';
@@ -195,7 +201,10 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private orchestrator: FileOrchestrator | undefined;
   private replicas: FileReplicas | undefined;
   private rules = new IgnoreRules();
-  private known = new Map<string, ScanEntry>();
+  private known: Map<string, ScanEntry> = new KnownMap(() => undefined);
+  /** Missing files of the index; live once the start-up scan has loaded the ignore rules. */
+  private readonly progress = new SyncProgress();
+  private progressLive = false;
   private knownDirs = new Set<string>();
   private scannedAt = 0;
   private expected: ExpectedWrites | undefined;
@@ -244,6 +253,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const clock: Clock = ctx.clock;
     this.expected = new ExpectedWrites(clock, 30_000);
     let offIndex: (() => void) | undefined;
+    let offProgress: (() => void) | undefined;
     const failed = new Promise<never>((_, reject) => {
       this.fatal = reject;
     });
@@ -262,6 +272,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       // Peers may ask for files from now on: their messages wait in the task chain until the
       // start-up scan below (itself the chain's first task) has published what is here.
       options.peers.setFileHandler(this);
+      offProgress = options.index.onFilesChanged((paths) => {
+        for (const p of paths) this.refreshProgress(p);
+      });
       await this.enqueue(async () => {
         const previous: ScanSnapshot = {
           entries: this.known,
@@ -277,7 +290,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           signal,
         });
         this.rules = scan.rules;
-        this.ignoredMemo.clear();
+        this.rulesChanged();
         for (const link of scan.symlinks) {
           ctx.diagnostics.emit(
             'files.sync.rejected',
@@ -368,12 +381,17 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     } finally {
       options.peers.setFileHandler(undefined);
       offIndex?.();
+      offProgress?.();
+      this.progressLive = false;
+      this.progress.clear();
       if (this.gitTimer) clearInterval(this.gitTimer);
       this.gitTimer = undefined;
       if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
       this.maintenanceTimer = undefined;
       if (this.batchTimer) clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
+      if (this.knownTimer) clearTimeout(this.knownTimer);
+      this.knownTimer = undefined;
       this.watcher?.close();
       this.watcher = undefined;
       await this.chain.catch(() => undefined);
@@ -438,39 +456,14 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.schedule();
   }
 
-  /** The status for the user's view. */
+  /** The status for the user's view (counts kept up to date path by path: cheap to poll). */
   status(): FileSyncStatus {
-    // One pass over the index: cached briefly, since status is polled (wait-synced, status file).
-    const now = Date.now();
-    if (
-      this.statusCache &&
-      now - this.statusCache.at < STATUS_CACHE_MS &&
-      this.statusCache.state === this.state
-    ) {
-      return this.statusCache.status;
-    }
-    const status = this.computeStatus();
-    this.statusCache = { at: now, state: this.state, status };
-    return status;
-  }
-
-  private statusCache: { at: number; state: FileSyncState; status: FileSyncStatus } | undefined;
-
-  private computeStatus(): FileSyncStatus {
-    const { entries } = this.options.index.fileEntries();
-    let files = 0;
-    let done = 0;
-    for (const [p, entry] of entries) {
-      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
-      files++;
-      if (this.satisfied(p, entry)) done++;
-    }
-    const pending = files - done;
+    const { pending, files, percent } = this.progress;
     return {
       state: this.state === 'in-sync' && pending > 0 ? 'syncing' : this.state,
       files,
       pending,
-      percent: files === 0 ? 100 : Math.floor((done * 100) / files),
+      percent,
       conflicts: [...this.conflicts],
       ...(this.plan ? { plan: this.plan } : {}),
       ...(this.gitHead ? { git: this.gitHead } : {}),
@@ -482,12 +475,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   isInSync(): boolean {
     if (this.state === 'off' || this.state === 'scanning') return false;
     if (this.hasWork()) return false;
-    const { entries } = this.options.index.fileEntries();
-    for (const [p, entry] of entries) {
-      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
-      if (!this.satisfied(p, entry)) return false;
-    }
-    return true;
+    return this.progressLive && this.progress.pending === 0;
   }
 
   /** Resolves once the task chain is idle (tests and wait-synced use it). */
@@ -630,10 +618,15 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   private schedule(): void {
     if (this.batchTimer !== undefined) return;
-    this.batchTimer = setTimeout(() => {
-      this.batchTimer = undefined;
-      this.enqueueDetached(() => this.runBatch());
-    }, this.options.batchMs ?? 2);
+    const batchMs = this.options.batchMs ?? 2;
+    const burst = this.outstandingText.size >= BURST_OUTSTANDING;
+    this.batchTimer = setTimeout(
+      () => {
+        this.batchTimer = undefined;
+        this.enqueueDetached(() => this.runBatch());
+      },
+      burst ? Math.max(batchMs, BURST_BATCH_MS) : batchMs,
+    );
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
@@ -666,24 +659,24 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.setState('syncing');
     if (this.localPaths.size > 0 || this.localOverflow) await this.processLocal();
     if (this.dirtyIndexPaths.size > 0 || this.dirtyTextIds.size > 0) await this.reconcile();
-    // The known state is one file for the whole folder: saved at most every KNOWN_SAVE_MS while
-    // busy (losing it only costs a rescan), and always at stop.
-    if (Date.now() - this.knownSavedAt >= KNOWN_SAVE_MS || !this.hasWorkBesidesThisBatch()) {
-      await this.saveKnown();
+    // The known state is one file for the whole folder: saved at most every KNOWN_SAVE_MS
+    // (losing it only costs a rescan), within KNOWN_SAVE_MS of a change, and always at stop.
+    if (Date.now() - this.knownSavedAt >= KNOWN_SAVE_MS) await this.saveKnown();
+    else if (this.knownDirty && this.knownTimer === undefined) {
+      this.knownTimer = setTimeout(
+        () => {
+          this.knownTimer = undefined;
+          this.enqueueDetached(() => this.saveKnown());
+        },
+        KNOWN_SAVE_MS - (Date.now() - this.knownSavedAt),
+      );
     }
     await this.replicas?.flush();
   }
 
-  private knownSavedAt = 0;
+  private knownTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private hasWorkBesidesThisBatch(): boolean {
-    return (
-      this.dirtyIndexPaths.size > 0 ||
-      this.dirtyTextIds.size > 0 ||
-      this.localPaths.size > 0 ||
-      this.fetches.size > 0
-    );
-  }
+  private knownSavedAt = 0;
 
   // ---- retries ----
 
@@ -693,7 +686,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   /**
    * Once a second: blobs whose chunks stopped coming are asked for again, and every few seconds
    * what the index names but this device still lacks is looked at again (a request lost with a
-   * session, a blob no peer had at the time). Bounded work: one pass over the index.
+   * session, a blob no peer had at the time). Bounded work: one pass over the missing files.
    */
   private maintain(): void {
     if (!this.orchestrator || this.held) return;
@@ -714,9 +707,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (this.options.peers.filePeers().length === 0) return;
     this.lastRetryAt = now;
     let added = 0;
-    for (const [p, entry] of this.options.index.fileEntries().entries) {
-      if (entry.deleted || entry.kind === 'dir' || this.isIgnored(p)) continue;
-      if (entry.by === this.options.deviceId || this.satisfied(p, entry)) continue;
+    for (const p of this.progress.missingPaths()) {
+      const entry = this.options.index.fileEntry(p);
+      if (entry === undefined || entry.by === this.options.deviceId) continue;
       this.dirtyIndexPaths.add(p);
       added++;
     }
@@ -748,12 +741,10 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       });
     }
     const mismatches = this.currentGitMismatches();
-    let fresh = changed;
     for (const m of mismatches) {
       const key = `${m.deviceId}:${m.branch}:${m.head}`;
       if (this.reportedMismatches.has(key)) continue;
       this.reportedMismatches.add(key);
-      fresh = true;
       this.ctx?.diagnostics.emit(
         'files.sync.git_mismatch',
         `device ${m.deviceId.slice(0, 8)} is on ${m.branch || '(detached)'} ${m.head.slice(0, 10)}, ` +
@@ -761,7 +752,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           'files still sync; switch branches on both devices together',
       );
     }
-    if (fresh) this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 
@@ -814,7 +804,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     this.plan = { creates, updates, deletes: 0, conflicts, items };
     this.setState('awaiting-confirmation');
-    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 
@@ -906,7 +895,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private async processLocal(): Promise<void> {
     const orchestrator = this.orchestrator;
     if (!orchestrator) return;
-    this.ignoredMemo.clear(); // a rule file may be among the changes
     const overflow = this.localOverflow;
     const paths = [...this.localPaths];
     this.localPaths.clear();
@@ -926,6 +914,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         maxFileBytes: this.maxFileBytes,
         rules: this.rules,
       });
+      this.rules = scan.rules;
+      this.rulesChanged();
       upserted = [...scan.entries.values()].filter((e) => this.known.get(e.path)?.hash !== e.hash);
       removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
       newDirs = [...scan.dirs].filter((d) => !this.knownDirs.has(d));
@@ -960,7 +950,10 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       removed = [...delta.removed];
       newDirs = [...delta.dirsAdded];
       goneDirs = [...delta.dirsRemoved];
-      if (delta.rulesChanged) this.localOverflow = true;
+      if (delta.rulesChanged) {
+        this.rulesChanged();
+        this.localOverflow = true;
+      }
     }
     const expected = this.expected;
     upserted = upserted.filter((e) => {
@@ -1760,11 +1753,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   // ---- state ----
 
-  private satisfied(p: string, entry: FileEntry): boolean {
-    const known = this.known.get(p);
-    return known?.hash === entry.hash;
-  }
-
   /** Ignored by the rules, or not a safe folder-relative path at all (never synced). */
   private isIgnored(p: string): boolean {
     // Memoised: status and retries ask for every path of the index; the rules change only with a
@@ -1780,6 +1768,26 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   private readonly ignoredMemo = new Map<string, boolean>();
 
+  /** The ignore rules changed (loaded, or a rule file edited): verdicts and counts start over. */
+  private rulesChanged(): void {
+    this.ignoredMemo.clear();
+    this.progress.clear();
+    for (const [p, entry] of this.options.index.fileEntries().entries) {
+      this.progress.update(p, entry, this.known.get(p)?.hash, this.isIgnored(p));
+    }
+    this.progressLive = true;
+  }
+
+  private refreshProgress(p: string): void {
+    if (!this.progressLive) return;
+    this.progress.update(
+      p,
+      this.options.index.fileEntry(p),
+      this.known.get(p)?.hash,
+      this.isIgnored(p),
+    );
+  }
+
   private folderReal(): string {
     return this.orchestrator?.folderReal ?? this.options.folder;
   }
@@ -1791,7 +1799,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private setState(state: FileSyncState): void {
     if (this.state === state) return;
     this.state = state;
-    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 
@@ -1799,7 +1806,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private async loadKnown(): Promise<boolean> {
     const file = nodePath.join(this.options.stateDir, KNOWN_FILE);
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
-    this.known = new Map();
+    this.known = new KnownMap((p) => {
+      this.refreshProgress(p);
+    });
     this.knownDirs = new Set();
     if (text !== undefined) {
       try {
@@ -1861,7 +1870,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       nodePath.join(this.options.stateDir, CONFLICTS_FILE),
       JSON.stringify(this.conflicts),
     );
-    this.statusCache = undefined;
     this.options.onStatus?.(this.status());
   }
 }
@@ -1905,4 +1913,23 @@ function removeSeed(doc: Y.Doc, seed: number): void {
     }
     doc.getMap('seeds').delete(String(seed));
   }, LOCAL_ORIGIN);
+}
+
+/** The known-state map: tells `onChange` about every path set or deleted (progress counts). */
+class KnownMap extends Map<string, ScanEntry> {
+  constructor(private readonly onChange: (path: string) => void) {
+    super();
+  }
+
+  override set(path: string, entry: ScanEntry): this {
+    super.set(path, entry);
+    this.onChange(path);
+    return this;
+  }
+
+  override delete(path: string): boolean {
+    const had = super.delete(path);
+    if (had) this.onChange(path);
+    return had;
+  }
 }

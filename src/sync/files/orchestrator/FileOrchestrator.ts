@@ -307,27 +307,47 @@ async function runActions(
   };
 
   // File writes (and conflict copies) touch one file each and create no directory: up to
-  // WRITE_CONCURRENCY of them run at once, so their fsyncs overlap. Every other action is a
-  // barrier that runs alone, in plan order. Journal records stay one per record, each fsynced.
+  // WRITE_CONCURRENCY of a run of them are in flight at once (a new one starts as soon as one
+  // ends), so their fsyncs overlap and their journal records share group commits. Every other
+  // action is a barrier that runs alone, in plan order. Two actions on one path never overlap.
   for (let i = 0; i < actions.length;) {
-    const batch: PlannedAction[] = [];
-    const touched = new Set<string>();
-    for (; i < actions.length && batch.length < WRITE_CONCURRENCY; i++) {
-      const next = actions[i];
-      if (next === undefined || !isIndependentWrite(next.action)) break;
-      // Two actions on one path never run side by side.
-      const paths = actionPaths(next.action);
-      if (paths.some((p) => touched.has(p))) break;
-      for (const p of paths) touched.add(p);
-      batch.push(next);
-    }
-    if (batch.length === 0) {
-      const next = actions[i];
+    const first = actions[i];
+    if (first === undefined) break;
+    if (!isIndependentWrite(first.action)) {
       i++;
-      if (next !== undefined) results.push(await runOne(next));
+      results.push(await runOne(first));
       continue;
     }
-    results.push(...(await Promise.all(batch.map(runOne))));
+    let end = i;
+    while (end < actions.length && isIndependentWrite(actions[end]?.action)) end++;
+    const run = actions.slice(i, end);
+    i = end;
+    const outcomes: ActionResult[] = new Array<ActionResult>(run.length);
+    const busy = new Set<string>();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < run.length) {
+        const planned = run[next];
+        if (planned === undefined) return;
+        const paths = actionPaths(planned.action);
+        // Plans name a path once; should one come twice, wait for the earlier action to finish.
+        if (paths.some((p) => busy.has(p))) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+        const index = next++;
+        for (const p of paths) busy.add(p);
+        try {
+          outcomes[index] = await runOne(planned);
+        } finally {
+          for (const p of paths) busy.delete(p);
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(WRITE_CONCURRENCY, run.length) }, () => lane()),
+    );
+    results.push(...outcomes);
   }
   return {
     runId,

@@ -1,6 +1,7 @@
 /**
  * The orchestrator's journal: `events.jsonl` in the folder's Twinspace state directory (never in
- * the synced folder). Append-only, one JSON object per line, one fsync per record:
+ * the synced folder). Append-only, one JSON object per line, each record fsynced (fdatasync)
+ * before its append resolves; records appended together share one fsync (group commit):
  *
  *   {"v":1,"seq":7,"at":1718000000000,"type":"ActionStarted","actionId":"k3f9…/4",
  *    "action":{"type":"write","path":"src/a.ts","size":120,"expectedHash":"…"},
@@ -208,7 +209,12 @@ export async function readJournal(file: string): Promise<JournalReadResult> {
 }
 
 export class Journal {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue: {
+    entry: JournalEntry;
+    resolve: (record: JournalRecord) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  private flushing: Promise<void> | undefined;
   private closed = false;
   private failure: Error | undefined = undefined;
 
@@ -244,36 +250,68 @@ export class Journal {
     return { journal: new Journal(file, handle, last?.seq ?? 0, now), read };
   }
 
-  /** Appends one record and resolves once it is durable (one fsync). */
+  /**
+   * Appends one record and resolves once it is durable. Records appended while an earlier write
+   * is being synced go out together as one group: one write and one fdatasync cover all of them
+   * (group commit), so concurrent actions do not queue behind each other's syncs. No record's
+   * promise resolves before the fdatasync that covers it has returned.
+   */
   append(entry: JournalEntry): Promise<JournalRecord> {
-    const next = this.tail.then(async () => {
-      if (this.closed) throw new TwinspaceError('closed', `journal ${this.file} is closed`);
-      // After a failed write the file may end in a partial line: nothing more goes after it (the
-      // next open drops that line as a torn tail).
-      if (this.failure !== undefined) throw this.failure;
-      const record: JournalRecord = {
-        v: JOURNAL_VERSION,
-        seq: this.seq + 1,
-        at: this.now(),
-        ...entry,
-      };
-      try {
-        await this.handle.write(`${JSON.stringify(record)}\n`);
-        await this.handle.datasync();
-      } catch (error) {
-        this.failure = error instanceof Error ? error : new Error(String(error));
-        throw error;
-      }
-      this.seq = record.seq;
-      return record;
+    if (this.closed) {
+      return Promise.reject(new TwinspaceError('closed', `journal ${this.file} is closed`));
+    }
+    // After a failed write the file may end in a partial line: nothing more goes after it (the
+    // next open drops that line as a torn tail).
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const appended = new Promise<JournalRecord>((resolve, reject) => {
+      this.queue.push({ entry, resolve, reject });
     });
-    this.tail = next.catch(() => undefined);
-    return next;
+    // The first write below always awaits, so `flushing` is set before flushQueue can end.
+    this.flushing ??= this.flushQueue();
+    return appended;
+  }
+
+  private async flushQueue(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0);
+        const refusal = this.closed
+          ? new TwinspaceError('closed', `journal ${this.file} is closed`)
+          : this.failure;
+        if (refusal !== undefined) {
+          for (const waiter of group) waiter.reject(refusal);
+          continue;
+        }
+        const at = this.now();
+        const records = group.map(({ entry }, i): JournalRecord => ({
+          v: JOURNAL_VERSION,
+          seq: this.seq + 1 + i,
+          at,
+          ...entry,
+        }));
+        try {
+          await this.handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+          await this.handle.datasync();
+        } catch (error) {
+          this.failure = error instanceof Error ? error : new Error(String(error));
+          for (const waiter of group) waiter.reject(this.failure);
+          continue;
+        }
+        this.seq += records.length;
+        group.forEach((waiter, i) => {
+          const record = records[i];
+          if (record !== undefined) waiter.resolve(record);
+        });
+      }
+    } finally {
+      // Synchronously after the last look at the queue: an append from now on starts a new flush.
+      this.flushing = undefined;
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.tail;
+    await this.flushing;
     this.closed = true;
     await this.handle.close();
   }

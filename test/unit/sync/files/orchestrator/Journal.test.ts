@@ -128,6 +128,30 @@ describe('Journal', () => {
       await assert.rejects(again.journal.append(started), /closed/);
     });
 
+    it('concurrent appends share group commits: every record lands once, in seq order', async () => {
+      const box = await sandbox();
+      await fs.mkdir(box.stateDir, { recursive: true });
+      const { journal } = await Journal.open(box.stateDir, () => 1);
+      const ids = Array.from({ length: 40 }, (_, i) => `run/${i}`);
+      const records = await Promise.all(
+        ids.map((actionId) => journal.append({ ...started, actionId })),
+      );
+      // Appended in call order, one seq each.
+      assert.deepEqual(
+        records.map((r) => [r.seq, r.actionId]),
+        ids.map((id, i) => [i + 1, id]),
+      );
+      // One more after the burst (the flush loop has ended) still goes out.
+      assert.equal((await journal.append(started)).seq, 41);
+      await journal.close();
+      const read = await readJournal(path.join(box.stateDir, JOURNAL_FILE));
+      assert.equal(read.tornTail, undefined);
+      assert.deepEqual(
+        read.records.map((r) => r.seq),
+        Array.from({ length: 41 }, (_, i) => i + 1),
+      );
+    });
+
     it('open truncates a torn tail so the next record starts on a clean line', async () => {
       const box = await sandbox();
       await fs.mkdir(box.stateDir, { recursive: true });
