@@ -29,6 +29,8 @@ interface Loaded {
 
 export class FileReplicas {
   private readonly loaded = new Map<string, Loaded>();
+  /** Saves under way, by file id (a get waits for them before reading the saved state). */
+  private readonly saving = new Map<string, Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -67,6 +69,10 @@ export class FileReplicas {
       this.loaded.set(fileId, hit);
       return hit.doc;
     }
+    // A save of this document (evicted just now) finishes before it is read back.
+    await this.saving.get(fileId);
+    const again = this.loaded.get(fileId);
+    if (again) return again.doc;
     const doc = createFileDoc(fileId);
     const saved = await fs.readFile(this.fileFor(fileId)).catch(() => undefined);
     if (saved !== undefined) {
@@ -128,8 +134,21 @@ export class FileReplicas {
     entry.dirty = false;
     const file = this.fileFor(fileId);
     const temp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(temp, Y.encodeStateAsUpdate(entry.doc));
-    await fs.rename(temp, file);
+    const state = Y.encodeStateAsUpdate(entry.doc);
+    // Saves of one document run one after the other (they share the temp name).
+    const previous = this.saving.get(fileId) ?? Promise.resolve();
+    const saving = previous.then(async () => {
+      await fs.writeFile(temp, state);
+      await fs.rename(temp, file);
+    });
+    // Never rejects (the caller below gets the error): the next save and readers only wait.
+    const settled: Promise<void> = saving
+      .catch(() => undefined)
+      .then(() => {
+        if (this.saving.get(fileId) === settled) this.saving.delete(fileId);
+      });
+    this.saving.set(fileId, settled);
+    await saving;
   }
 
   private fileFor(fileId: string): string {

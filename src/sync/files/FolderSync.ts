@@ -148,6 +148,11 @@ export interface FolderSyncOptions {
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
 /** Chunk requests in flight at once, over all blobs. */
 const MAX_INFLIGHT_CHUNKS = 8;
+/**
+ * Most bytes of binary content held in memory at once: fetched blobs waiting to be written plus
+ * fetches under way. A new fetch waits while it would go over (one larger blob still goes alone).
+ */
+const BLOB_MEMORY_BYTES = 32 * 1024 * 1024;
 /** Peer requests answered at once. */
 const MAX_ANSWERS = 16;
 /** Text documents asked for at once (answers wait in memory until applied: ~10 KB each). */
@@ -157,6 +162,8 @@ const MAX_TEXT_REQUESTS = 256;
  * them into one plan, whose writes then run side by side instead of one plan per document.
  */
 const BURST_BATCH_MS = 25;
+/** Local text changes sent to peers unasked when a batch has at most this many. */
+const MAX_PUSHED_TEXTS = 64;
 /** A burst: at least this many documents asked for and not answered yet. */
 const BURST_OUTSTANDING = 16;
 /** A text document asked for and not answered is asked for again after this long. */
@@ -201,7 +208,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private orchestrator: FileOrchestrator | undefined;
   private replicas: FileReplicas | undefined;
   private rules = new IgnoreRules();
-  private known: Map<string, ScanEntry> = new KnownMap(() => undefined);
+  private known = new KnownMap(() => undefined);
   /** Missing files of the index; live once the start-up scan has loaded the ignore rules. */
   private readonly progress = new SyncProgress();
   private progressLive = false;
@@ -247,9 +254,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   async run(signal: AbortSignal, ctx: WorkerContext): Promise<void> {
     this.ctx = ctx;
     const { options } = this;
-    this.started = new Promise<void>((resolve) => {
-      this.markStarted = resolve;
-    });
     const clock: Clock = ctx.clock;
     this.expected = new ExpectedWrites(clock, 30_000);
     let offIndex: (() => void) | undefined;
@@ -329,7 +333,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         }
         await this.saveKnown();
       });
-      this.markStarted();
 
       if (options.watch ?? true) {
         this.watcher = new FolderWatcher(this.orchestrator.folderReal, {
@@ -564,18 +567,15 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   // ---- answers to peers (read-only, several at once) ----
 
-  /** Resolves once the start-up scan has published what is here (answers wait for it). */
-  private started: Promise<void> = new Promise<void>((resolve) => {
-    this.markStarted = resolve;
-  });
-  private markStarted: () => void = () => undefined;
   private answering = 0;
   private readonly answerQueue: (() => Promise<void>)[] = [];
 
   /**
    * Answers (FileStep1, BlobRequest) only read documents and files, so they run outside the
    * serial chain, up to MAX_ANSWERS at once: one device serving many requests is bound by disk
-   * latency, not CPU.
+   * latency, not CPU. They do not wait for the start-up scan: peers ask only for what the index
+   * names, and a file enters the index after its document and known state are in place, so a
+   * large folder is served while it is still being scanned.
    */
   private answer(task: () => Promise<void>): void {
     this.answerQueue.push(task);
@@ -587,7 +587,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       const task = this.answerQueue.shift();
       if (task === undefined) return;
       this.answering++;
-      this.started
+      Promise.resolve()
         .then(task)
         .catch((error: unknown) => {
           this.ctx?.diagnostics.emit(
@@ -993,11 +993,15 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         signal,
       );
     }
+    // A few edited files are pushed to peers at once (the fast path of a save); many (a scan, a
+    // branch switch) are only indexed, and peers pull them in bounded windows (FileStep1), so
+    // that a receiver never queues thousands of documents it did not ask for.
+    const push = upserted.filter((e) => e.kind === 'text').length <= MAX_PUSHED_TEXTS;
     for (const entry of upserted) {
       const before = this.known.get(entry.path);
       let kind = entry.kind;
       if (kind === 'text') {
-        const published = await this.publishText(entry);
+        const published = await this.publishText(entry, push);
         if (!published) kind = 'binary';
       }
       this.known.set(entry.path, kind === entry.kind ? entry : { ...entry, kind });
@@ -1091,7 +1095,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   }
 
   /** Records a local text file in its document and sends the change to peers. */
-  private async publishText(entry: ScanEntry): Promise<boolean> {
+  private async publishText(entry: ScanEntry, push: boolean): Promise<boolean> {
     const replicas = this.replicas;
     if (!replicas) return false;
     const bytes = await fs
@@ -1113,7 +1117,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       }
     });
     this.lastDiskText.delete(entry.path);
-    if (update !== undefined) {
+    if (update !== undefined && push) {
       for (const peer of this.options.peers.filePeers()) {
         this.options.peers.sendFile(peer, { type: 'FileUpdate', fileId, update });
       }
@@ -1613,7 +1617,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     waiting?.delete(p);
     if (!waiting || waiting.size === 0) {
       this.waitingForBlob.delete(hash);
-      this.blobs.delete(hash);
+      // Room in the memory budget: the next fetches may start.
+      if (this.blobs.delete(hash)) this.pumpFetches();
     }
   }
 
@@ -1628,8 +1633,16 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   private pumpFetches(): void {
     const peers = this.options.peers.filePeers();
+    let held = 0;
+    for (const blob of this.blobs.values()) held += blob.length;
+    for (const fetch of this.fetches.values()) if (fetch.nextOffset > 0) held += fetch.size;
     for (const fetch of this.fetches.values()) {
       if (this.inflightChunks >= MAX_INFLIGHT_CHUNKS) return;
+      if (fetch.nextOffset === 0) {
+        // Not started: only within the memory budget (what is held is written first).
+        if (held > 0 && held + fetch.size > BLOB_MEMORY_BYTES) continue;
+        held += fetch.size;
+      }
       if (fetch.peer === undefined || !peers.includes(fetch.peer)) {
         const candidates = peers.filter((p) => !fetch.triedPeers.has(p));
         if (candidates.length === 0) {
@@ -1720,8 +1733,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (cached) {
       source = { bytes: cached.subarray(offset, offset + length), total: cached.length };
     } else {
-      for (const [p, known] of this.known) {
-        if (known.hash !== hash) continue;
+      for (const p of this.known.pathsWithHash(hash)) {
         const handle = await fs
           .open(nodePath.join(this.folderReal(), p), 'r')
           .catch(() => undefined);
@@ -1915,21 +1927,50 @@ function removeSeed(doc: Y.Doc, seed: number): void {
   }, LOCAL_ORIGIN);
 }
 
-/** The known-state map: tells `onChange` about every path set or deleted (progress counts). */
+/**
+ * The known-state map: tells `onChange` about every path set or deleted (progress counts) and
+ * finds the paths holding a content hash (a peer asking for a blob) without a walk.
+ */
 class KnownMap extends Map<string, ScanEntry> {
+  private readonly byHash = new Map<string, Set<string>>();
+
   constructor(private readonly onChange: (path: string) => void) {
     super();
   }
 
   override set(path: string, entry: ScanEntry): this {
+    this.unindex(path);
     super.set(path, entry);
+    let paths = this.byHash.get(entry.hash);
+    if (paths === undefined) this.byHash.set(entry.hash, (paths = new Set()));
+    paths.add(path);
     this.onChange(path);
     return this;
   }
 
   override delete(path: string): boolean {
+    this.unindex(path);
     const had = super.delete(path);
     if (had) this.onChange(path);
     return had;
+  }
+
+  override clear(): void {
+    const paths = [...this.keys()];
+    super.clear();
+    this.byHash.clear();
+    for (const path of paths) this.onChange(path);
+  }
+
+  pathsWithHash(hash: string): string[] {
+    return [...(this.byHash.get(hash) ?? [])];
+  }
+
+  private unindex(path: string): void {
+    const before = super.get(path);
+    if (before === undefined) return;
+    const paths = this.byHash.get(before.hash);
+    paths?.delete(path);
+    if (paths?.size === 0) this.byHash.delete(before.hash);
   }
 }
