@@ -9,7 +9,7 @@
  *   {"op":"pair-join","address":"h:p","code":"…"}    → {"ok":true,"deviceId","name","sas"} | error
  *   {"op":"visit","nodeId":"…","label":"…"}          → {"ok":true}
  *   {"op":"index-file","path":"…","size":N,"hash":"…"} → {"ok":true}
- *   {"op":"sync-status","minPeers":N}                → {"ok":true,"synced":bool,"docHash","peers"}
+ *   {"op":"sync-status","minPeers":N,"files":bool}   → {"ok":true,"synced":bool,"docHash" (when synced),"files","peers"}
  *   {"op":"workspaces"}                              → {"ok":true,"local":{…},"offers":[ranked…]}
  *   {"op":"link","workspaceId":"…"}                  → {"ok":true,"workspaceId"}
  *   {"op":"rotate-key"}                              → {"ok":true,"oldDeviceId","newDeviceId","notified"}

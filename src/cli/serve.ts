@@ -550,11 +550,15 @@ async function handleControl(
       if (files && ctx.fileSync === undefined) {
         throw new TwinspaceError('validation', 'file sync is off (serve --no-files)');
       }
+      const synced =
+        ctx.worker.isSynced(minPeers) && (!files || (ctx.fileSync?.isInSync() ?? false));
       return {
         ok: true,
-        synced: ctx.worker.isSynced(minPeers) && (!files || (ctx.fileSync?.isInSync() ?? false)),
+        synced,
         ...(files && ctx.fileSync ? { files: ctx.fileSync.status() } : {}),
-        docHash: ctx.docHash(),
+        // A pass over the whole document: only for the answer a waiting client keeps (pollers
+        // ask ten times a second during a large sync).
+        ...(synced ? { docHash: ctx.docHash() } : {}),
         peers: ctx.worker.peers(),
       };
     }

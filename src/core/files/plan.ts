@@ -37,6 +37,8 @@ export interface WriteAction {
   readonly type: 'write';
   readonly path: string;
   readonly content: Uint8Array;
+  /** Hash of `content` when the planner already knows it (saves hashing it again). */
+  readonly contentHash?: string;
   /** Permission bits to set (0o755 for an executable); absent: keep the existing file's. */
   readonly mode?: number;
   /** Hash of the file the plan expects to replace; null: the path must not exist yet. */
@@ -455,6 +457,7 @@ export function buildPlan(
           type: 'write',
           path: change.path,
           content: change.content,
+          contentHash: change.hash,
           ...(change.mode !== undefined ? { mode: change.mode } : {}),
           expectedHash: isUpdate ? (current.hash ?? null) : null,
         });

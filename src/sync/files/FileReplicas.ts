@@ -22,6 +22,8 @@ export function fileIdOf(filePath: string): string {
   return createHash('sha256').update(filePath).digest('hex').slice(0, 32);
 }
 
+const SAVED_NAME = /^[0-9a-f]{32}\.ydoc$/;
+
 interface Loaded {
   readonly doc: Y.Doc;
   dirty: boolean;
@@ -35,15 +37,19 @@ export class FileReplicas {
   private constructor(
     readonly dir: string,
     private readonly capacity: number,
+    /** Ids with a saved state on disk (listed once at open): a new file's get reads nothing. */
+    private readonly saved: Set<string>,
   ) {}
 
   static async open(dir: string, capacity = 256): Promise<FileReplicas> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    // Temp files of an interrupted save: the saved document before it is still in place.
+    const saved = new Set<string>();
     for (const name of await fs.readdir(dir)) {
+      // Temp files of an interrupted save: the saved document before it is still in place.
       if (name.endsWith('.tmp')) await fs.rm(path.join(dir, name), { force: true });
+      else if (SAVED_NAME.test(name)) saved.add(name.slice(0, -'.ydoc'.length));
     }
-    return new FileReplicas(dir, capacity);
+    return new FileReplicas(dir, capacity, saved);
   }
 
   /** Documents in memory now. */
@@ -52,12 +58,8 @@ export class FileReplicas {
   }
 
   /** Whether a document exists (in memory or saved). */
-  async has(fileId: string): Promise<boolean> {
-    if (this.loaded.has(fileId)) return true;
-    return fs
-      .access(this.fileFor(fileId))
-      .then(() => true)
-      .catch(() => false);
+  has(fileId: string): Promise<boolean> {
+    return Promise.resolve(this.loaded.has(fileId) || this.saved.has(fileId));
   }
 
   /** The document of `fileId`: from memory, from its saved state, or new and empty. */
@@ -74,13 +76,17 @@ export class FileReplicas {
     const again = this.loaded.get(fileId);
     if (again) return again.doc;
     const doc = createFileDoc(fileId);
-    const saved = await fs.readFile(this.fileFor(fileId)).catch(() => undefined);
+    const file = this.fileFor(fileId);
+    const saved = this.saved.has(fileId)
+      ? await fs.readFile(file).catch(() => undefined)
+      : undefined;
     if (saved !== undefined) {
       try {
         Y.applyUpdate(doc, saved);
       } catch {
         // A damaged save is dropped: the file on disk is the content; the next change reseeds.
-        await fs.rm(this.fileFor(fileId), { force: true });
+        this.saved.delete(fileId);
+        await fs.rm(file, { force: true });
       }
     }
     const entry: Loaded = { doc, dirty: false };
@@ -110,6 +116,8 @@ export class FileReplicas {
     const entry = this.loaded.get(fileId);
     this.loaded.delete(fileId);
     entry?.doc.destroy();
+    await this.saving.get(fileId);
+    this.saved.delete(fileId);
     await fs.rm(this.fileFor(fileId), { force: true });
   }
 
@@ -140,6 +148,7 @@ export class FileReplicas {
     const saving = previous.then(async () => {
       await fs.writeFile(temp, state);
       await fs.rename(temp, file);
+      this.saved.add(fileId);
     });
     // Never rejects (the caller below gets the error): the next save and readers only wait.
     const settled: Promise<void> = saving

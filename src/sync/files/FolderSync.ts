@@ -65,6 +65,7 @@ import type { Intent } from '../../core/intents';
 import type { FileEntry } from '../../core/workspaceDoc';
 import { atomicWriteFile } from '../../runtime/atomicWriteFile';
 import type { Clock } from '../../runtime/Clock';
+import { forEachConcurrently } from '../../runtime/forEachConcurrently';
 import type { WorkerContext, WorkerSpec } from '../../runtime/Worker';
 import type { FileMessage } from '../session/syncMessages';
 import { validateYjsUpdate } from '../session/validateYjsUpdate';
@@ -162,6 +163,10 @@ const MAX_TEXT_REQUESTS = 256;
  * them into one plan, whose writes then run side by side instead of one plan per document.
  */
 const BURST_BATCH_MS = 25;
+/** Index entries of a large local batch sent to the Engine together. */
+const INDEX_GROUP = 64;
+/** Local files read and recorded at once when a batch has many. */
+const PUBLISH_CONCURRENCY = 8;
 /** Local text changes sent to peers unasked when a batch has at most this many. */
 const MAX_PUSHED_TEXTS = 64;
 /** A burst: at least this many documents asked for and not answered yet. */
@@ -997,7 +1002,15 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     // branch switch) are only indexed, and peers pull them in bounded windows (FileStep1), so
     // that a receiver never queues thousands of documents it did not ask for.
     const push = upserted.filter((e) => e.kind === 'text').length <= MAX_PUSHED_TEXTS;
-    for (const entry of upserted) {
+    // Files are independent (one document each): a large batch is read and recorded several at
+    // once, so a first scan is bound by neither one file's disk latency nor one core.
+    // Their index entries go to the Engine in groups: one tick (one WAL group, one signed unit
+    // for peers) per group instead of one per file, and peers still hear of the first files early.
+    const entries: Intent[] = [];
+    const sendEntries = async (): Promise<void> => {
+      for (const intent of entries.splice(0)) await this.send(intent, signal);
+    };
+    await forEachConcurrently(upserted, PUBLISH_CONCURRENCY, async (entry) => {
       const before = this.known.get(entry.path);
       let kind = entry.kind;
       if (kind === 'text') {
@@ -1013,22 +1026,21 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         current.hash === entry.hash &&
         current.executable === entry.executable
       )
-        continue;
-      await this.send(
-        {
-          type: 'IndexFile',
-          path: entry.path,
-          kind,
-          size: entry.size,
-          hash: entry.hash,
-          executable: entry.executable,
-          base: before?.hash ?? current?.hash ?? '',
-          by: me,
-          at,
-        },
-        signal,
-      );
-    }
+        return;
+      entries.push({
+        type: 'IndexFile',
+        path: entry.path,
+        kind,
+        size: entry.size,
+        hash: entry.hash,
+        executable: entry.executable,
+        base: before?.hash ?? current?.hash ?? '',
+        by: me,
+        at,
+      });
+      if (entries.length >= INDEX_GROUP) await sendEntries();
+    });
+    await sendEntries();
     for (const p of removed) {
       const before = this.known.get(p);
       this.known.delete(p);
@@ -1455,8 +1467,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     }
     const plan = buildPlan(changes, current);
     for (const { action } of plan.actions) {
-      if (action.type === 'write') expected.expect(action.path, sha256(action.content));
-      else if (action.type === 'delete') expected.expect(action.path, null);
+      if (action.type === 'write') {
+        expected.expect(action.path, action.contentHash ?? sha256(action.content));
+      } else if (action.type === 'delete') expected.expect(action.path, null);
       else if (action.type === 'conflictCopy')
         expected.expect(action.copyPath, sha256(action.content));
     }
@@ -1479,7 +1492,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           `${action.type} ${'path' in action ? action.path : action.from} halted: ${result.code ?? ''} ${result.message ?? ''}`,
         );
         if (action.type === 'write') {
-          expected.cancel(action.path, sha256(action.content));
+          expected.cancel(action.path, action.contentHash ?? sha256(action.content));
           if (result.code === 'dirty_editor' && this.options.applyToBuffer) {
             await this.options.applyToBuffer(action.path, action.content).catch(() => false);
           } else {
@@ -1491,11 +1504,11 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       }
       switch (action.type) {
         case 'write': {
-          const entry = await this.entryAfterWrite(folder, action.path, action.content);
+          const hash = action.contentHash ?? result.hash ?? sha256(action.content);
+          const entry = await this.entryAfterWrite(folder, action.path, action.content, hash);
           if (entry) this.known.set(action.path, entry);
           this.lastDiskText.delete(action.path);
-          const blobHash = sha256(action.content);
-          this.releaseBlob(blobHash, action.path);
+          this.releaseBlob(hash, action.path);
           break;
         }
         case 'delete':
@@ -1537,19 +1550,24 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     folder: string,
     p: string,
     content: Uint8Array,
+    hash: string,
   ): Promise<ScanEntry | undefined> {
     const stat = await fs.stat(nodePath.join(folder, p)).catch(() => undefined);
     if (!stat) return undefined;
-    const hash = sha256(content);
-    const kind = decodeText(content) !== undefined ? 'text' : 'binary';
     const indexKind = this.options.index.fileEntry(p)?.kind;
+    const kind =
+      indexKind === 'text' || indexKind === 'binary'
+        ? indexKind
+        : decodeText(content) !== undefined
+          ? 'text'
+          : 'binary';
     return {
       path: p,
       size: stat.size,
       mtimeMs: stat.mtimeMs,
       mode: stat.mode & 0o777,
       executable: (stat.mode & 0o100) !== 0,
-      kind: indexKind === 'text' || indexKind === 'binary' ? indexKind : kind,
+      kind,
       hash,
     };
   }

@@ -90,6 +90,10 @@ export class FolderView {
         message: `${JSON.stringify(rel)} is not a path inside the folder`,
       };
     }
+    // Fast path, one system call: a parent whose real path is its own path has no link on the
+    // way and exists as a directory. Otherwise the walk below finds the exact reason.
+    const parentAbs = this.abs(parentPath(rel));
+    if ((await fs.realpath(parentAbs).catch(() => undefined)) === parentAbs) return undefined;
     for (const dir of ancestorPaths(rel)) {
       const entry = await this.entry(dir);
       if (entry.kind === 'dir') continue;
@@ -100,10 +104,9 @@ export class FolderView {
       }
       return { code: 'not_directory', message: `${dir} is not a directory` };
     }
-    const parent = this.abs(parentPath(rel));
     let real: string;
     try {
-      real = await fs.realpath(parent);
+      real = await fs.realpath(parentAbs);
     } catch (error) {
       return {
         code: 'parent_missing',

@@ -18,7 +18,7 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { syncDirectory } from '../../../runtime/atomicWriteFile';
+import { DirectorySyncs } from '../../../runtime/DirectorySyncs';
 import { joinPath, parentPath, foldPath } from '../../../core/files/pathSafety';
 import type {
   ConflictCopyAction,
@@ -48,6 +48,9 @@ function halted(code: ExecutionHaltCode, message: string): ActionOutcome {
 export class FsExecutor implements ActionExecutor {
   readonly wet = true;
 
+  /** Concurrent writes into one folder share its fsyncs. */
+  private readonly directories = new DirectorySyncs();
+
   constructor(
     private readonly view: FolderView,
     private readonly options: FsExecutorOptions = {},
@@ -58,7 +61,7 @@ export class FsExecutor implements ActionExecutor {
       case 'write':
         return {
           temp: joinPath(parentPath(action.path), newTempName()),
-          intendedHash: this.view.hash(action.content),
+          intendedHash: action.contentHash ?? this.view.hash(action.content),
         };
       case 'conflictCopy':
         return {
@@ -131,7 +134,7 @@ export class FsExecutor implements ActionExecutor {
     } finally {
       if (!renamed) await fs.rm(tempAbs, { force: true }).catch(() => undefined);
     }
-    await syncDirectory(this.view.abs(parentPath(target)));
+    await this.directories.sync(this.view.abs(parentPath(target)));
     return COMPLETED;
   }
 
@@ -200,7 +203,7 @@ export class FsExecutor implements ActionExecutor {
         break;
       }
     }
-    await syncDirectory(this.view.abs(parentPath(action.path)));
+    await this.directories.sync(this.view.abs(parentPath(action.path)));
     return COMPLETED;
   }
 
@@ -221,7 +224,7 @@ export class FsExecutor implements ActionExecutor {
       const again = await this.view.entry(action.path);
       if (again.kind !== 'dir') return halted('not_directory', `${action.path} is not a directory`);
     }
-    await syncDirectory(this.view.abs(parentPath(action.path)));
+    await this.directories.sync(this.view.abs(parentPath(action.path)));
     return COMPLETED;
   }
 
@@ -259,8 +262,8 @@ export class FsExecutor implements ActionExecutor {
     await fs.rename(this.view.abs(action.from), this.view.abs(action.to));
     const fromDir = parentPath(action.from);
     const toDir = parentPath(action.to);
-    await syncDirectory(this.view.abs(toDir));
-    if (fromDir !== toDir) await syncDirectory(this.view.abs(fromDir));
+    await this.directories.sync(this.view.abs(toDir));
+    if (fromDir !== toDir) await this.directories.sync(this.view.abs(fromDir));
     return COMPLETED;
   }
 }

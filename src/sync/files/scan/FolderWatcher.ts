@@ -104,7 +104,7 @@ export class FolderWatcher {
     this.coalescer.close();
   }
 
-  private onEvent(dir: string, filename: string | Buffer | null): void {
+  private onEvent(dir: string, filename: string | Buffer | null, event = 'rename'): void {
     if (this.closed) return;
     if (filename === null) {
       // The platform did not say which entry changed: look at the whole directory again.
@@ -117,8 +117,27 @@ export class FolderWatcher {
     const path = dir === '' ? relative : `${dir}/${relative}`;
     if (this.isIgnoredAnywhere(path)) return;
     this.coalescer.add(path);
-    if (this.strategy === 'per-directory') void this.followDirectory(path);
+    // Only an entry that appeared or went ('rename') can be a directory to start or stop
+    // watching; a content change ('change') never is.
+    if (this.strategy === 'per-directory' && event === 'rename') this.follow(path);
   }
+
+  /** One followDirectory per path at a time; an event meanwhile makes it look once more. */
+  private follow(path: string): void {
+    if (this.following.has(path)) {
+      this.followAgain.add(path);
+      return;
+    }
+    this.following.add(path);
+    void this.followDirectory(path).finally(() => {
+      this.following.delete(path);
+      if (this.followAgain.delete(path)) this.follow(path);
+    });
+  }
+
+  private readonly followAgain = new Set<string>();
+  /** Paths whose followDirectory is under way. */
+  private readonly following = new Set<string>();
 
   /** A file or an ancestor directory is ignored. */
   private isIgnoredAnywhere(path: string): boolean {
@@ -187,8 +206,8 @@ export class FolderWatcher {
       if (code !== 'ENOENT' && code !== 'ENOTDIR') this.fail(error as Error);
       return true;
     }
-    watcher.on('change', (_event, filename) => {
-      this.onEvent(dir, filename);
+    watcher.on('change', (event, filename) => {
+      this.onEvent(dir, filename, event);
     });
     watcher.on('error', (error) => {
       this.unwatchTree(dir);
