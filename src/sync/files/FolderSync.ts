@@ -156,8 +156,12 @@ const MAX_INFLIGHT_CHUNKS = 8;
 const BLOB_MEMORY_BYTES = 32 * 1024 * 1024;
 /** Peer requests answered at once. */
 const MAX_ANSWERS = 16;
-/** Text documents asked for at once (answers wait in memory until applied: ~10 KB each). */
-const MAX_TEXT_REQUESTS = 256;
+/**
+ * Text documents asked for, or received and not yet being written, at once. With those being
+ * written by the current batch, at most twice this many are in use: within FileReplicas' 256
+ * documents in memory, so none is saved and loaded again before it is written.
+ */
+const MAX_TEXT_REQUESTS = 128;
 /**
  * While many requested documents are arriving (a first sync), a batch waits this long to gather
  * them into one plan, whose writes then run side by side instead of one plan per document.
@@ -204,6 +208,7 @@ interface BlobFetch {
 const sha256 = contentHash;
 
 const EMPTY_HASH = sha256(new Uint8Array());
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc());
 
 export class FolderSync implements WorkerSpec, FolderSyncHandler {
   readonly name: string;
@@ -544,14 +549,11 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         this.answer(() => this.answerStep1(peerId, message.fileId, message.stateVector));
         return;
       case 'FileUpdate':
-        if (this.held === undefined && this.fetchingDocs === 0) {
-          this.enqueueDetached(() => this.applyRemoteText(peerId, message.fileId, message.update));
-        } else {
-          // The first sync waits on documents inside the chain: apply this one directly.
-          this.applyRemoteText(peerId, message.fileId, message.update).catch((error: unknown) => {
-            this.reject(peerId, `file update: ${describeError(error)}`);
-          });
-        }
+        // Applied at once, outside the chain: it only changes the document in memory (and a
+        // first sync waits on documents inside the chain). The chain writes the result to disk.
+        this.applyRemoteText(peerId, message.fileId, message.update).catch((error: unknown) => {
+          this.reject(peerId, `file update: ${describeError(error)}`);
+        });
         return;
       case 'BlobRequest':
         this.answer(() =>
@@ -774,7 +776,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
 
   /** Paths whose local version the first sync replaces with the peer's (backed up first). */
   private readonly overwrite = new Set<string>();
-  private fetchingDocs = 0;
 
   /** Once a peer is up (its index is here), computes the plan; runs it for a preset choice. */
   private async preparePlan(): Promise<void> {
@@ -886,13 +887,8 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       doc.on('update', check);
     });
     this.requested.delete(fileId);
-    this.fetchingDocs++;
-    try {
-      this.requestText(fileId, undefined);
-      await seeded;
-    } finally {
-      this.fetchingDocs--;
-    }
+    this.requestText(fileId, undefined);
+    await seeded;
   }
 
   // ---- local changes → index and peers ----
@@ -1159,6 +1155,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.dirtyIndexPaths.clear();
     const textIds = [...this.dirtyTextIds];
     this.dirtyTextIds.clear();
+    this.pumpTextRequests(); // room for more while these are written
     const textPaths = new Set<string>();
     for (const id of textIds) {
       const p = this.pathsById.get(id);
@@ -1240,6 +1237,12 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const replicas = this.replicas;
     if (!replicas) return;
     const fileId = fileIdOf(p);
+    // A document this device has never had: ask for it without loading an empty one (which
+    // would push a received document out of memory before it is written).
+    if (!(await replicas.has(fileId))) {
+      this.requestText(fileId, entry.by);
+      return;
+    }
     const doc = await replicas.get(fileId);
     const known = this.known.get(p);
     if (!isSeeded(doc)) {
@@ -1339,15 +1342,19 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       if (now - at > REQUEST_RETRY_MS) this.outstandingText.delete(fileId);
     }
     for (const [fileId, targets] of this.textRequests) {
-      if (this.outstandingText.size >= MAX_TEXT_REQUESTS) return;
+      // Asked for, or received and not yet written: documents are held in memory until written.
+      if (this.outstandingText.size + this.dirtyTextIds.size >= MAX_TEXT_REQUESTS) return;
       this.textRequests.delete(fileId);
       this.outstandingText.set(fileId, now);
-      void replicas.get(fileId).then((doc) => {
-        const stateVector = Y.encodeStateVector(doc);
+      void (async () => {
+        // A document never had here: the empty state vector, without loading an empty document.
+        const stateVector = (await replicas.has(fileId))
+          ? Y.encodeStateVector(await replicas.get(fileId))
+          : EMPTY_STATE_VECTOR;
         for (const peer of targets) {
           this.options.peers.sendFile(peer, { type: 'FileStep1', fileId, stateVector });
         }
-      });
+      })();
     }
   }
 
@@ -1363,19 +1370,18 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   ): Promise<void> {
     const replicas = this.replicas;
     if (!replicas) return;
-    const known = await replicas.has(fileId);
-    const doc = await replicas.get(fileId);
-    if (!known && !isSeeded(doc)) {
+    if (!(await replicas.has(fileId))) {
       // Nothing here yet: ask for what the asker has (it may be the only copy).
       if (Y.decodeStateVector(stateVector).size > 0) {
         this.options.peers.sendFile(peerId, {
           type: 'FileStep1',
           fileId,
-          stateVector: Y.encodeStateVector(doc),
+          stateVector: EMPTY_STATE_VECTOR,
         });
       }
       return;
     }
+    const doc = await replicas.get(fileId);
     let update: Uint8Array;
     try {
       update = Y.encodeStateAsUpdate(doc, stateVector);

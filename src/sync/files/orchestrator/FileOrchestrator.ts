@@ -23,7 +23,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { actionPaths, actionTarget } from '../../../core/files/plan';
 import type { ExecutionHaltCode, FileAction, Plan, PlannedAction } from '../../../core/files/plan';
-import { isSameOrInside } from '../../../core/files/pathSafety';
+import { ancestorPaths, isSameOrInside } from '../../../core/files/pathSafety';
 import { validatePlan } from '../../../core/files/validators';
 import type { FolderRules, ValidationCode, Violation } from '../../../core/files/validators';
 import { TwinspaceError, describeError } from '../../../core/errors';
@@ -306,10 +306,12 @@ async function runActions(
     };
   };
 
-  // File writes (and conflict copies) touch one file each and create no directory: up to
-  // WRITE_CONCURRENCY of a run of them are in flight at once (a new one starts as soon as one
-  // ends), so their fsyncs overlap and their journal records share group commits. Every other
-  // action is a barrier that runs alone, in plan order. Two actions on one path never overlap.
+  // File writes, conflict copies and mkdirs touch one entry each: up to WRITE_CONCURRENCY of a
+  // run of them are in flight at once (a new one starts as soon as one ends), so their fsyncs
+  // overlap and their journal records share group commits. An action waits while another on its
+  // path or on one of its parent folders is in flight (plans create parents first, so a file
+  // never starts before its folder exists). Deletes and renames are barriers that run alone, in
+  // plan order.
   for (let i = 0; i < actions.length;) {
     const first = actions[i];
     if (first === undefined) break;
@@ -330,8 +332,7 @@ async function runActions(
         const planned = run[next];
         if (planned === undefined) return;
         const paths = actionPaths(planned.action);
-        // Plans name a path once; should one come twice, wait for the earlier action to finish.
-        if (paths.some((p) => busy.has(p))) {
+        if (paths.some((p) => busy.has(p) || ancestorPaths(p).some((a) => busy.has(a)))) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
@@ -363,7 +364,7 @@ async function runActions(
 const WRITE_CONCURRENCY = 16;
 
 function isIndependentWrite(action: FileAction | undefined): boolean {
-  return action?.type === 'write' || action?.type === 'conflictCopy';
+  return action?.type === 'write' || action?.type === 'conflictCopy' || action?.type === 'mkdir';
 }
 
 function createsDirectory(action: FileAction): boolean {

@@ -111,6 +111,47 @@ describe('FileOrchestrator', () => {
     assert.deepEqual(await listTree(box.folder), ['src/', 'src/a.ts=a']);
   });
 
+  it('creates a deep tree with folders and files side by side: every parent before its children', async () => {
+    const box = await sandbox();
+    const o = await FileOrchestrator.open({ folder: box.folder, stateDir: box.stateDir });
+    const actions: Parameters<typeof planOf> = [];
+    const dirs: string[] = [];
+    for (let a = 0; a < 4; a++) {
+      dirs.push(`d${a}`);
+      for (let b = 0; b < 4; b++) dirs.push(`d${a}/e${b}`, `d${a}/e${b}/f`);
+    }
+    for (const dir of dirs) actions.push({ type: 'mkdir', path: dir });
+    for (const dir of dirs) {
+      actions.push({
+        type: 'write',
+        path: `${dir}/x.txt`,
+        content: bytes(dir),
+        expectedHash: null,
+      });
+    }
+    const report = await o.apply(planOf(...actions), rules());
+    await o.close();
+    assert.deepEqual(
+      report.results.filter((r) => r.status !== 'completed').map((r) => r.message),
+      [],
+    );
+    const tree = await listTree(box.folder);
+    for (const dir of dirs) assert.ok(tree.includes(`${dir}/x.txt=${dir}`), `${dir}/x.txt`);
+    // In the journal, a folder's mkdir completed before anything inside it started.
+    const { records } = await journalOf(box);
+    const completedAt = new Map<string, number>();
+    for (const r of records) {
+      const p = r.action.path;
+      if (p === undefined) continue;
+      if (r.type === 'ActionCompleted' && r.action.type === 'mkdir') completedAt.set(p, r.seq);
+      if (r.type !== 'ActionStarted') continue;
+      const parent = p.slice(0, Math.max(0, p.lastIndexOf('/')));
+      if (parent === '') continue;
+      const parentDone = completedAt.get(parent);
+      assert.ok(parentDone !== undefined && parentDone < r.seq, `${p} started before ${parent}`);
+    }
+  });
+
   it('refuses a state folder inside the synced folder', async () => {
     const box = await sandbox();
     await assert.rejects(
