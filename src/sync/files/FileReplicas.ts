@@ -16,12 +16,15 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as Y from 'yjs';
 import { createFileDoc } from '../../core/files/fileDoc';
+import { forEachConcurrently } from '../../runtime/forEachConcurrently';
 
 /** The id of the file at `filePath`: its document guid suffix, stable across devices. */
 export function fileIdOf(filePath: string): string {
   return createHash('sha256').update(filePath).digest('hex').slice(0, 32);
 }
 
+/** Documents saved at once by flush. */
+const SAVE_CONCURRENCY = 8;
 const SAVED_NAME = /^[0-9a-f]{32}\.ydoc$/;
 
 interface Loaded {
@@ -106,9 +109,11 @@ export class FileReplicas {
 
   /** Saves every changed document. */
   async flush(): Promise<void> {
-    for (const [fileId, entry] of [...this.loaded]) {
-      if (entry.dirty) await this.save(fileId, entry);
-    }
+    const dirty = [...this.loaded].filter(([, entry]) => entry.dirty);
+    // Several at once: a batch of a first sync leaves a hundred documents to save.
+    await forEachConcurrently(dirty, SAVE_CONCURRENCY, ([fileId, entry]) =>
+      this.save(fileId, entry),
+    );
   }
 
   /** Forgets a file's document (deleted file): memory and saved state. */

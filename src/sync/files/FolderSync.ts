@@ -408,6 +408,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.watcher?.close();
       this.watcher = undefined;
       await this.chain.catch(() => undefined);
+      await this.flushing;
       await this.saveKnown().catch(() => undefined);
       await this.replicas?.close().catch(() => undefined);
       await this.orchestrator?.close().catch(() => undefined);
@@ -614,6 +615,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   private hasWork(): boolean {
     return (
       this.running > 0 ||
+      this.flushing !== undefined ||
       this.batchTimer !== undefined ||
       this.dirtyIndexPaths.size > 0 ||
       this.dirtyTextIds.size > 0 ||
@@ -640,14 +642,18 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     this.running++;
     const next = this.chain.then(task).finally(() => {
       this.running--;
-      if (!this.hasWork()) {
-        if (this.state === 'syncing') this.setState('in-sync');
-        for (const waiter of [...this.idleWaiters]) waiter();
-        this.idleWaiters.clear();
-      }
+      this.checkIdle();
     });
     this.chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** Nothing left to do: "in sync", and whoever waits for idle is told. */
+  private checkIdle(): void {
+    if (this.hasWork()) return;
+    if (this.state === 'syncing') this.setState('in-sync');
+    for (const waiter of [...this.idleWaiters]) waiter();
+    this.idleWaiters.clear();
   }
 
   private enqueueDetached(task: () => Promise<void>): void {
@@ -678,7 +684,41 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
         KNOWN_SAVE_MS - (Date.now() - this.knownSavedAt),
       );
     }
-    await this.replicas?.flush();
+    this.flushDocs();
+  }
+
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+
+  /**
+   * Saves changed documents outside the chain (one flush at a time; a request meanwhile runs one
+   * more after it): the next batch's writes need not wait for them. Saves are not ordered with
+   * the folder's writes: a document lost to a crash is rebuilt from the file (see FileReplicas).
+   */
+  private flushDocs(): void {
+    const replicas = this.replicas;
+    if (!replicas) return;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = replicas
+      .flush()
+      .catch((error: unknown) => {
+        this.ctx?.diagnostics.emit(
+          'files.sync.rejected',
+          `saving documents: ${describeError(error)}`,
+        );
+      })
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.flushAgain) {
+          this.flushAgain = false;
+          this.flushDocs();
+        } else {
+          this.checkIdle();
+        }
+      });
   }
 
   private knownTimer: ReturnType<typeof setTimeout> | undefined;
