@@ -250,6 +250,7 @@ async function runActions(
     return result;
   };
 
+  const trailing: Promise<unknown>[] = [];
   const runOne = async (planned: PlannedAction): Promise<ActionResult> => {
     const actionId = `${runId}/${planned.id}`;
     const violations = violationsOf.get(planned);
@@ -288,7 +289,14 @@ async function runActions(
       return halt(planned, actionId, outcome.code, outcome.message);
     }
     if (outcome.status === 'completed') {
-      await journal?.append({ type: 'ActionCompleted', actionId, action });
+      // Appended now, in order; its lane goes on without waiting for the fsync (a crash before
+      // it leaves a dangling start, which recovery settles from the disk). The run resolves only
+      // once every record is durable.
+      const completed = journal?.append({ type: 'ActionCompleted', actionId, action });
+      if (completed !== undefined) {
+        completed.catch(() => undefined); // awaited below, with the others
+        trailing.push(completed);
+      }
       return {
         id: planned.id,
         actionId,
@@ -350,6 +358,7 @@ async function runActions(
     );
     results.push(...outcomes);
   }
+  await Promise.all(trailing);
   return {
     runId,
     dryRun: !executor.wet,
@@ -360,8 +369,8 @@ async function runActions(
   };
 }
 
-/** Writes run this many at a time (see runActions). */
-const WRITE_CONCURRENCY = 16;
+/** Writes run this many at a time (see runActions): enough to keep the disk's journal commits full. */
+const WRITE_CONCURRENCY = 32;
 
 function isIndependentWrite(action: FileAction | undefined): boolean {
   return action?.type === 'write' || action?.type === 'conflictCopy' || action?.type === 'mkdir';

@@ -282,11 +282,10 @@ export class Journal {
           for (const waiter of group) waiter.reject(refusal);
           continue;
         }
-        const at = this.now();
         const records = group.map(({ entry }, i): JournalRecord => ({
           v: JOURNAL_VERSION,
           seq: this.seq + 1 + i,
-          at,
+          at: this.now(),
           ...entry,
         }));
         try {

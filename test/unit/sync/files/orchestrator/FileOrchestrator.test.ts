@@ -130,6 +130,9 @@ describe('FileOrchestrator', () => {
       });
     }
     const report = await o.apply(planOf(...actions), rules());
+    // Lanes do not wait for their ActionCompleted fsync, but the run does: all are on disk now.
+    const before = await journalOf(box);
+    assert.equal(before.records.filter((r) => r.type === 'ActionCompleted').length, actions.length);
     await o.close();
     assert.deepEqual(
       report.results.filter((r) => r.status !== 'completed').map((r) => r.message),
