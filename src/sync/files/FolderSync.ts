@@ -167,8 +167,6 @@ const MAX_TEXT_REQUESTS = 128;
  * them into one plan, whose writes then run side by side instead of one plan per document.
  */
 const BURST_BATCH_MS = 25;
-/** Changed files found by the start-up scan are published in groups of this many meanwhile. */
-const STREAM_GROUP = 256;
 /** Index entries of a large local batch sent to the Engine together. */
 const INDEX_GROUP = 64;
 /** Local files read and recorded at once when a batch has many. */
@@ -297,28 +295,6 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           dirs: this.knownDirs,
           scannedAt: this.scannedAt,
         };
-        const choice = options.firstSync ?? 'merge';
-        const hold = firstRun && choice !== 'merge';
-        const changed = (entry: ScanEntry): boolean => {
-          const before = this.known.get(entry.path);
-          return (
-            before?.hash !== entry.hash ||
-            before.executable !== entry.executable ||
-            this.options.index.fileEntry(entry.path) === undefined
-          );
-        };
-        // Changed files are published while the scan still runs, in groups: a large folder is
-        // indexed (and peers start fetching) as it is read, not after the last file is hashed.
-        const streamed = new Set<string>();
-        let group: ScanEntry[] = [];
-        let publishing = Promise.resolve();
-        const publishGroup = (): void => {
-          const entries = group;
-          group = [];
-          for (const e of entries) streamed.add(e.path);
-          publishing = publishing.then(() => this.publishLocal(entries, [], [], [], signal));
-          publishing.catch(() => undefined); // awaited after the scan, which rethrows
-        };
         const scan = await scanFolder(orchestrator.folderReal, {
           previous,
           maxFileBytes: this.maxFileBytes,
@@ -326,17 +302,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
             ...(options.ignorePatterns ? { extraPatterns: options.ignorePatterns } : {}),
           }),
           signal,
-          ...(hold
-            ? {}
-            : {
-                onEntry: (entry: ScanEntry) => {
-                  if (!changed(entry)) return;
-                  group.push(entry);
-                  if (group.length >= STREAM_GROUP) publishGroup();
-                },
-              }),
         });
-        await publishing;
         this.rules = scan.rules;
         this.rulesChanged();
         for (const link of scan.symlinks) {
@@ -350,17 +316,24 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
           `file sync of ${orchestrator.folderReal}: ${scan.entries.size} files, ${scan.dirs.size} folders`,
           { files: scan.entries.size, hashed: scan.stats.hashed, ignored: scan.stats.ignored },
         );
-        // What changed while we were not running becomes local changes (the rest of it).
+        // What changed while we were not running becomes local changes.
         const upserted: ScanEntry[] = [];
         for (const entry of scan.entries.values()) {
-          if (!streamed.has(entry.path) && changed(entry)) upserted.push(entry);
+          const before = this.known.get(entry.path);
+          if (
+            before?.hash !== entry.hash ||
+            before.executable !== entry.executable ||
+            this.options.index.fileEntry(entry.path) === undefined
+          )
+            upserted.push(entry);
         }
         const removed = [...this.known.keys()].filter((p) => !scan.entries.has(p));
         const newDirs = [...scan.dirs].filter(
           (d) => !this.knownDirs.has(d) || this.options.index.fileEntry(d) === undefined,
         );
         const goneDirs = [...this.knownDirs].filter((d) => !scan.dirs.has(d));
-        if (hold) {
+        const choice = options.firstSync ?? 'merge';
+        if (firstRun && choice !== 'merge') {
           // Nothing is published or written until the plan against the peer's files is settled.
           this.held = { entries: new Map(scan.entries), dirs: [...scan.dirs], choice };
           this.knownDirty = false;

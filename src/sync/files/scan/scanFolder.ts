@@ -117,11 +117,6 @@ export interface ScanOptions {
   readonly now?: () => number;
   /** Called after each file with the number of files done so far. */
   readonly onProgress?: (filesDone: number) => void;
-  /**
-   * Called with each file as soon as it is listed (final: a directory's rule files are loaded
-   * before its entries are looked at), so a consumer can start on it before the scan ends.
-   */
-  readonly onEntry?: (entry: ScanEntry) => void;
 }
 
 /** Lists what syncs in `root` (see the module comment). */
@@ -466,7 +461,6 @@ class ScanContext {
     this.found.set(entry.path, entry);
     this.done += 1;
     this.options.onProgress?.(this.done);
-    this.options.onEntry?.(entry);
   }
 
   private async reportSymlink(path: string): Promise<void> {
