@@ -392,6 +392,32 @@ describe('FolderSync between devices (in-process harness)', function () {
     });
   }
 
+  it('a first sync of 600 files (index entries in groups, text pulled in windows) arrives whole', async () => {
+    const a = mesh.addDevice('device-a');
+    const b = mesh.addDevice('device-b');
+    for (let d = 0; d < 12; d++) {
+      await fs.mkdir(nodePath.join(a.folder, `dir${d}`, 'sub'), { recursive: true });
+      for (let f = 0; f < 50; f++) {
+        const inner = f % 2 === 0 ? `dir${d}` : `dir${d}/sub`;
+        await fs.writeFile(nodePath.join(a.folder, inner, `f${f}.txt`), `file ${d}/${f}\n`);
+      }
+    }
+    await a.start();
+    await b.start();
+    await waitUntil(
+      async () => (await b.tree()).size === (await a.tree()).size,
+      'b has every file',
+    );
+    await mesh.allIdle();
+    assert.deepEqual(hexOf(await b.tree()), hexOf(await a.tree()));
+    const published = a.intents.filter((i) => i.type === 'IndexFile').length;
+    assert.equal(published, 600 + 24, 'one entry per file and folder, each once');
+    const status = b.sync?.status();
+    assert.equal(status?.files, 600);
+    assert.equal(status.pending, 0);
+    assert.equal(status.state, 'in-sync');
+  });
+
   it('create/create of one text path with the same content: no copy', async () => {
     const [a, b] = await pair({ 'keep.txt': 'x\n' });
     mesh.cut(a.id, b.id);
