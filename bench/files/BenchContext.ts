@@ -70,10 +70,14 @@ export function summarize(samplesMs: readonly number[], what: string): ChangeRes
   return { samplesMs, p50Ms: percentile(samplesMs, 50), p95Ms: percentile(samplesMs, 95), what };
 }
 
-/** `cp -a source/. dest/` (dest is created). Not timed by any tool. */
+/**
+ * `cp -a source/. dest/` (dest is created), then `sync`: the copy's write-back (and the previous
+ * tool's) is done before the next timed run starts, whichever tool comes first. Not timed.
+ */
 export function copyTree(source: string, dest: string): void {
   run('mkdir', ['-p', dest]);
   run('cp', ['-a', `${source}/.`, dest], 600_000);
+  run('sync', [], 600_000);
 }
 
 export function freePort(): Promise<number> {
