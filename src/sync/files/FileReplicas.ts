@@ -61,8 +61,8 @@ export class FileReplicas {
   }
 
   /** Whether a document exists (in memory or saved). */
-  has(fileId: string): Promise<boolean> {
-    return Promise.resolve(this.loaded.has(fileId) || this.saved.has(fileId));
+  has(fileId: string): boolean {
+    return this.loaded.has(fileId) || this.saved.has(fileId);
   }
 
   /** The document of `fileId`: from memory, from its saved state, or new and empty. */
