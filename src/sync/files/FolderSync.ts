@@ -1279,7 +1279,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const fileId = fileIdOf(p);
     // A document this device has never had: ask for it without loading an empty one (which
     // would push a received document out of memory before it is written).
-    if (!(await replicas.has(fileId))) {
+    if (!replicas.has(fileId)) {
       this.requestText(fileId, entry.by);
       return;
     }
@@ -1386,15 +1386,20 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       if (this.outstandingText.size + this.dirtyTextIds.size >= MAX_TEXT_REQUESTS) return;
       this.textRequests.delete(fileId);
       this.outstandingText.set(fileId, now);
-      void (async () => {
+      (async () => {
         // A document never had here: the empty state vector, without loading an empty document.
-        const stateVector = (await replicas.has(fileId))
+        const stateVector = replicas.has(fileId)
           ? Y.encodeStateVector(await replicas.get(fileId))
           : EMPTY_STATE_VECTOR;
         for (const peer of targets) {
           this.options.peers.sendFile(peer, { type: 'FileStep1', fileId, stateVector });
         }
-      })();
+      })().catch((error: unknown) => {
+        this.ctx?.diagnostics.emit(
+          'files.sync.rejected',
+          `asking for file ${fileId}: ${describeError(error)}`,
+        );
+      });
     }
   }
 
@@ -1410,7 +1415,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
   ): Promise<void> {
     const replicas = this.replicas;
     if (!replicas) return;
-    if (!(await replicas.has(fileId))) {
+    if (!replicas.has(fileId)) {
       // Nothing here yet: ask for what the asker has (it may be the only copy).
       if (Y.decodeStateVector(stateVector).size > 0) {
         this.options.peers.sendFile(peerId, {
