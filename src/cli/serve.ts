@@ -36,8 +36,12 @@ import { ControlServer, type ControlRequest, type ControlResponse } from './Cont
 
 export const SHUTDOWN_TIMEOUT_MS = 3_000;
 const STATUS_INTERVAL_MS = 250;
-/** Longest time the status file's document hash lags behind a changing document. */
-const DOC_HASH_REFRESH_MS = 1_000;
+/**
+ * The status file's document hash (a pass over the whole document) is computed once the document
+ * has stood still this long, and at least this often while it keeps changing.
+ */
+const DOC_HASH_QUIET_MS = 200;
+const DOC_HASH_MAX_AGE_MS = 10_000;
 
 export interface ServeOptions {
   readonly folder: string;
@@ -255,10 +259,20 @@ export async function serve(options: ServeOptions): Promise<number> {
       return docHash;
     };
     // The status file is written four times a second: while the document keeps changing (a large
-    // first sync), its hash (a pass over the whole document) is refreshed at most once a second.
-    // It is exact again within a second of the last change; control requests always are.
-    const statusDocHash = (): string =>
-      Date.now() - docHashAt < DOC_HASH_REFRESH_MS ? docHash : currentDocHash();
+    // first sync), its hash keeps its last value, refreshed at most every 10 s; it is exact one
+    // status write after the document stops changing. Control requests are always exact.
+    let seenVersion = -1;
+    let seenAt = 0;
+    const statusDocHash = (): string => {
+      const version = runtime.snapshot().version;
+      const now = Date.now();
+      if (version !== seenVersion) {
+        seenVersion = version;
+        seenAt = now;
+      }
+      const quiet = now - seenAt >= DOC_HASH_QUIET_MS;
+      return quiet || now - docHashAt >= DOC_HASH_MAX_AGE_MS ? currentDocHash() : docHash;
+    };
     const controlSocket = path.join(stateDir, 'control.sock');
     const control = await ControlServer.listen(controlSocket, (request) =>
       handleControl(request, {

@@ -107,6 +107,40 @@ export class FileReplicas {
     return doc;
   }
 
+  /**
+   * What a peer at `stateVector` lacks of `fileId`'s document, with the document's own state
+   * vector. A document that is only saved is not loaded: Yjs computes both from the saved update
+   * itself (answering a peer's first sync loads no document on this side). Throws on a state
+   * vector Yjs cannot read.
+   */
+  async missingFor(
+    fileId: string,
+    stateVector: Uint8Array,
+  ): Promise<{ readonly update: Uint8Array; readonly stateVector: Uint8Array }> {
+    if (!this.loaded.has(fileId)) {
+      await this.saving.get(fileId);
+      const saved =
+        !this.loaded.has(fileId) && this.saved.has(fileId)
+          ? await fs.readFile(this.fileFor(fileId)).catch(() => undefined)
+          : undefined;
+      if (saved !== undefined && !this.loaded.has(fileId)) {
+        try {
+          return {
+            update: Y.diffUpdate(saved, stateVector),
+            stateVector: Y.encodeStateVectorFromUpdate(saved),
+          };
+        } catch {
+          // A damaged save (get drops it) or a bad state vector (thrown again below).
+        }
+      }
+    }
+    const doc = await this.get(fileId);
+    return {
+      update: Y.encodeStateAsUpdate(doc, stateVector),
+      stateVector: Y.encodeStateVector(doc),
+    };
+  }
+
   /** Saves every changed document. */
   async flush(): Promise<void> {
     const dirty = [...this.loaded].filter(([, entry]) => entry.dirty);

@@ -1378,13 +1378,16 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     const replicas = this.replicas;
     if (!replicas) return;
     const now = Date.now();
+    // Oldest first (a request is re-inserted when made): stop at the first one still waited for.
     for (const [fileId, at] of this.outstandingText) {
-      if (now - at > REQUEST_RETRY_MS) this.outstandingText.delete(fileId);
+      if (now - at <= REQUEST_RETRY_MS) break;
+      this.outstandingText.delete(fileId);
     }
     for (const [fileId, targets] of this.textRequests) {
       // Asked for, or received and not yet written: documents are held in memory until written.
       if (this.outstandingText.size + this.dirtyTextIds.size >= MAX_TEXT_REQUESTS) return;
       this.textRequests.delete(fileId);
+      this.outstandingText.delete(fileId);
       this.outstandingText.set(fileId, now);
       (async () => {
         // A document never had here: the empty state vector, without loading an empty document.
@@ -1426,26 +1429,25 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       }
       return;
     }
-    const doc = await replicas.get(fileId);
-    let update: Uint8Array;
+    let theirs: Map<number, number>;
     try {
-      update = Y.encodeStateAsUpdate(doc, stateVector);
+      theirs = Y.decodeStateVector(stateVector);
     } catch (error) {
       this.reject(peerId, `bad state vector for file ${fileId}: ${describeError(error)}`);
       return;
     }
+    const answer = await replicas.missingFor(fileId, stateVector);
     await this.options.peers.whenWritable(peerId);
-    this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update });
+    this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update: answer.update });
     // Like y-protocols' sync step 1 in both directions: when the asker holds something this
     // device lacks (its own seed, say), ask for it too.
-    const theirs = Y.decodeStateVector(stateVector);
-    const ours = Y.decodeStateVector(Y.encodeStateVector(doc));
+    const ours = Y.decodeStateVector(answer.stateVector);
     for (const [client, clock] of theirs) {
       if (clock > (ours.get(client) ?? 0)) {
         this.options.peers.sendFile(peerId, {
           type: 'FileStep1',
           fileId,
-          stateVector: Y.encodeStateVector(doc),
+          stateVector: answer.stateVector,
         });
         break;
       }
@@ -1635,8 +1637,7 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       return undefined;
     }
     // Another local file with the same content: copy it.
-    for (const [other, known] of this.known) {
-      if (known.hash !== entry.hash) continue;
+    for (const other of this.known.pathsWithHash(entry.hash)) {
       const bytes = await fs
         .readFile(nodePath.join(this.folderReal(), other))
         .catch(() => undefined);

@@ -18,6 +18,12 @@ interface Expectation {
 
 export class ExpectedWrites {
   private readonly byPath = new Map<string, Expectation[]>();
+  /**
+   * Every expectation's path and expiry, oldest first (the ttl is fixed, so expiries come in
+   * order): prune pops the expired head instead of walking every path at each write.
+   */
+  private readonly expiries: { readonly path: string; readonly expiresAt: number }[] = [];
+  private expiriesHead = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -33,8 +39,10 @@ export class ExpectedWrites {
   expect(path: string, hash: string | null): void {
     this.prune();
     const list = this.byPath.get(path) ?? [];
-    list.push({ hash, expiresAt: this.clock.now() + this.ttlMs });
+    const expiresAt = this.clock.now() + this.ttlMs;
+    list.push({ hash, expiresAt });
     this.byPath.set(path, list);
+    this.expiries.push({ path, expiresAt });
   }
 
   /** Withdraws an expectation (the write failed or was not done). */
@@ -71,10 +79,20 @@ export class ExpectedWrites {
   /** Forgets expired expectations. */
   prune(): void {
     const now = this.clock.now();
-    for (const [path, list] of this.byPath) {
+    while (this.expiriesHead < this.expiries.length) {
+      const next = this.expiries[this.expiriesHead];
+      if (next === undefined || next.expiresAt > now) break;
+      this.expiriesHead += 1;
+      const list = this.byPath.get(next.path);
+      if (list === undefined) continue;
       const live = list.filter((e) => e.expiresAt > now);
-      if (live.length === 0) this.byPath.delete(path);
-      else if (live.length !== list.length) this.byPath.set(path, live);
+      if (live.length === 0) this.byPath.delete(next.path);
+      else if (live.length !== list.length) this.byPath.set(next.path, live);
+    }
+    // Drop the popped head once it is most of the array.
+    if (this.expiriesHead > 1024 && this.expiriesHead * 2 > this.expiries.length) {
+      this.expiries.splice(0, this.expiriesHead);
+      this.expiriesHead = 0;
     }
   }
 }

@@ -218,9 +218,16 @@ export class FolderWatcher {
   }
 
   private unwatchTree(dir: string): void {
-    for (const [path, watcher] of this.watchers) {
-      if (path === dir || (dir !== '' && path.startsWith(`${dir}/`))) {
-        watcher.close();
+    // A directory below is watched only once this one is (watchTree goes top down): a path that
+    // is not watched (a file, most events) has nothing to close, without a pass over the watches.
+    const watcher = this.watchers.get(dir);
+    if (watcher === undefined) return;
+    watcher.close();
+    this.watchers.delete(dir);
+    const prefix = dir === '' ? '' : `${dir}/`;
+    for (const [path, below] of this.watchers) {
+      if (path.startsWith(prefix)) {
+        below.close();
         this.watchers.delete(path);
       }
     }

@@ -49,6 +49,51 @@ describe('FileReplicas', () => {
     await replicas.close();
   });
 
+  it('answers what a peer lacks from a saved document without loading it', async () => {
+    const id = fileIdOf('saved');
+    const first = await FileReplicas.open(dir, 1);
+    const doc = await first.get(id);
+    doc.getText('t').insert(0, 'hello world');
+    const full = Y.encodeStateAsUpdate(doc);
+    const halfway = Y.encodeStateVector(doc);
+    doc.getText('t').insert(5, ',');
+    await first.close();
+
+    const replicas = await FileReplicas.open(dir, 1);
+    const everything = await replicas.missingFor(id, new Uint8Array([0]));
+    assert.equal(replicas.size, 0, 'nothing loaded');
+    const peer = new Y.Doc();
+    Y.applyUpdate(peer, everything.update);
+    assert.equal(text(peer), 'hello, world');
+    // A peer that has the first insert gets only the comma.
+    const rest = await replicas.missingFor(id, halfway);
+    const other = new Y.Doc();
+    Y.applyUpdate(other, full);
+    Y.applyUpdate(other, rest.update);
+    assert.equal(text(other), 'hello, world');
+    assert.ok(rest.update.byteLength < everything.update.byteLength);
+    assert.deepEqual(rest.stateVector, Y.encodeStateVector(peer));
+    // A document in memory answers from memory, changes not yet saved included.
+    (await replicas.get(id)).getText('t').insert(0, '> ');
+    const fresh = new Y.Doc();
+    Y.applyUpdate(fresh, (await replicas.missingFor(id, new Uint8Array([0]))).update);
+    assert.equal(text(fresh), '> hello, world');
+    await replicas.close();
+  });
+
+  it('missingFor drops a damaged save and answers empty; a bad state vector throws', async () => {
+    const id = fileIdOf('x');
+    await writeFile(path.join(dir, `${id}.ydoc`), Buffer.from([0xff, 0x00, 0x13, 0x37]));
+    const replicas = await FileReplicas.open(dir);
+    const answer = await replicas.missingFor(id, new Uint8Array([0]));
+    const peer = new Y.Doc();
+    Y.applyUpdate(peer, answer.update);
+    assert.equal(text(peer), '');
+    assert.deepEqual(await readdir(dir), []);
+    await assert.rejects(replicas.missingFor(id, new Uint8Array([0xff, 0xff, 0xff])));
+    await replicas.close();
+  });
+
   it('a damaged saved document is dropped and the file starts empty', async () => {
     const id = fileIdOf('x');
     await writeFile(path.join(dir, `${id}.ydoc`), Buffer.from([0xff, 0x00, 0x13, 0x37]));

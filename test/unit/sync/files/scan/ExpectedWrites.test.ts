@@ -28,6 +28,26 @@ describe('ExpectedWrites', () => {
     assert.equal(expected.size, 0);
   });
 
+  it('prune forgets exactly the expired expectations, over thousands of writes', () => {
+    const { clock, fake } = fakeClock();
+    const expected = new ExpectedWrites(clock, 1000);
+    for (let i = 0; i < 3000; i += 1) {
+      expected.expect(`f${String(i % 1500)}.txt`, `h${String(i)}`);
+      fake.tick(1);
+    }
+    // Now 3000 ms: the writes at 0..2000 ms have expired (expiry <= now); f0..f500 were written
+    // again at 1500..2000 (expired too), f501..f1499 at 2001..2999 (alive).
+    expected.prune();
+    assert.equal(expected.size, 999);
+    assert.ok(!expected.isEcho('f0.txt', 'h1500'));
+    assert.ok(!expected.isEcho('f500.txt', 'h2000'));
+    assert.ok(expected.isEcho('f501.txt', 'h2001'));
+    assert.ok(expected.isEcho('f1499.txt', 'h2999'));
+    fake.tick(1000);
+    expected.prune();
+    assert.equal(expected.size, 0);
+  });
+
   it('a later write supersedes earlier ones; deletions are expected with null', () => {
     const { clock } = fakeClock();
     const expected = new ExpectedWrites(clock);
