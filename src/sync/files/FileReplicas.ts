@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import * as Y from 'yjs';
 import { createFileDoc } from '../../core/files/fileDoc';
 import { forEachConcurrently } from '../../runtime/forEachConcurrently';
+import { validateYjsUpdate } from '../session/validateYjsUpdate';
 
 /** The id of the file at `filePath`: its document guid suffix, stable across devices. */
 export function fileIdOf(filePath: string): string {
@@ -108,37 +109,48 @@ export class FileReplicas {
   }
 
   /**
-   * What a peer at `stateVector` lacks of `fileId`'s document, with the document's own state
-   * vector. A document that is only saved is not loaded: Yjs computes both from the saved update
-   * itself (answering a peer's first sync loads no document on this side). Throws on a state
-   * vector Yjs cannot read.
+   * What a peer at `stateVector` lacks of `fileId`'s document. A document that is only saved is
+   * not loaded: Yjs computes the difference from the saved update itself, and a peer that has
+   * nothing (a first sync) gets the saved update as it is. Throws on a state vector Yjs cannot
+   * read.
    */
-  async missingFor(
-    fileId: string,
-    stateVector: Uint8Array,
-  ): Promise<{ readonly update: Uint8Array; readonly stateVector: Uint8Array }> {
-    if (!this.loaded.has(fileId)) {
-      await this.saving.get(fileId);
-      const saved =
-        !this.loaded.has(fileId) && this.saved.has(fileId)
-          ? await fs.readFile(this.fileFor(fileId)).catch(() => undefined)
-          : undefined;
-      if (saved !== undefined && !this.loaded.has(fileId)) {
-        try {
-          return {
-            update: Y.diffUpdate(saved, stateVector),
-            stateVector: Y.encodeStateVectorFromUpdate(saved),
-          };
-        } catch {
-          // A damaged save (get drops it) or a bad state vector (thrown again below).
+  async missingFor(fileId: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    const saved = await this.savedOnly(fileId);
+    if (saved !== undefined) {
+      try {
+        if (Y.decodeStateVector(stateVector).size === 0) {
+          // The same well-formedness check the peer makes (a damaged save is not sent).
+          if (validateYjsUpdate(saved) !== undefined) return saved;
+          throw new Error('damaged save');
         }
+        return Y.diffUpdate(saved, stateVector);
+      } catch {
+        // A damaged save (get drops it) or a bad state vector (thrown again below).
       }
     }
-    const doc = await this.get(fileId);
-    return {
-      update: Y.encodeStateAsUpdate(doc, stateVector),
-      stateVector: Y.encodeStateVector(doc),
-    };
+    return Y.encodeStateAsUpdate(await this.get(fileId), stateVector);
+  }
+
+  /** The state vector of `fileId`'s document, read like {@link missingFor}. */
+  async stateVectorOf(fileId: string): Promise<Uint8Array> {
+    const saved = await this.savedOnly(fileId);
+    if (saved !== undefined) {
+      try {
+        return Y.encodeStateVectorFromUpdate(saved);
+      } catch {
+        // A damaged save: get drops it.
+      }
+    }
+    return Y.encodeStateVector(await this.get(fileId));
+  }
+
+  /** The saved state of a document that is not in memory (undefined when it is, or none). */
+  private async savedOnly(fileId: string): Promise<Uint8Array | undefined> {
+    if (this.loaded.has(fileId)) return undefined;
+    await this.saving.get(fileId);
+    if (this.loaded.has(fileId) || !this.saved.has(fileId)) return undefined;
+    const saved = await fs.readFile(this.fileFor(fileId)).catch(() => undefined);
+    return this.loaded.has(fileId) ? undefined : saved;
   }
 
   /** Saves every changed document. */

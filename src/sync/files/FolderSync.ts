@@ -1436,19 +1436,17 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       this.reject(peerId, `bad state vector for file ${fileId}: ${describeError(error)}`);
       return;
     }
-    const answer = await replicas.missingFor(fileId, stateVector);
+    const update = await replicas.missingFor(fileId, stateVector);
     await this.options.peers.whenWritable(peerId);
-    this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update: answer.update });
+    this.options.peers.sendFile(peerId, { type: 'FileUpdate', fileId, update });
     // Like y-protocols' sync step 1 in both directions: when the asker holds something this
-    // device lacks (its own seed, say), ask for it too.
-    const ours = Y.decodeStateVector(answer.stateVector);
+    // device lacks (its own seed, say), ask for it too. (An asker with nothing has nothing.)
+    if (theirs.size === 0) return;
+    const oursVector = await replicas.stateVectorOf(fileId);
+    const ours = Y.decodeStateVector(oursVector);
     for (const [client, clock] of theirs) {
       if (clock > (ours.get(client) ?? 0)) {
-        this.options.peers.sendFile(peerId, {
-          type: 'FileStep1',
-          fileId,
-          stateVector: answer.stateVector,
-        });
+        this.options.peers.sendFile(peerId, { type: 'FileStep1', fileId, stateVector: oursVector });
         break;
       }
     }

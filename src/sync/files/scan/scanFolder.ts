@@ -192,14 +192,24 @@ export async function scanPaths(
   }
   const removed: string[] = [];
   const excluded: string[] = [];
-  for (const path of previous.entries.keys()) {
-    if (!covered.some((c) => isSameOrBelow(path, c)) || ctx.found.has(path)) continue;
+  const coveredSet = new Set(covered);
+  // Entries below a rescanned path: only a directory (or the root) has any, so a rescan of files
+  // (most watcher batches) looks at those files, not at every entry of the folder. A path that is
+  // neither a known file nor a file now (a directory, or gone) gets the full pass.
+  const walkAll = covered.some(
+    (c) => c === '' || previous.dirs.has(c) || (!previous.entries.has(c) && !ctx.found.has(c)),
+  );
+  const candidates = walkAll
+    ? [...previous.entries.keys()].filter((path) => isCovered(path, coveredSet))
+    : covered.filter((path) => previous.entries.has(path));
+  for (const path of candidates) {
+    if (ctx.found.has(path)) continue;
     if (ctx.excluded.has(path) || options.rules.isIgnored(path)) excluded.push(path);
     else removed.push(path);
   }
   const dirsAdded = [...ctx.foundDirs].filter((d) => !previous.dirs.has(d));
   const dirsRemoved = [...previous.dirs].filter(
-    (d) => covered.some((c) => isSameOrBelow(d, c)) && !ctx.foundDirs.has(d),
+    (d) => isCovered(d, coveredSet) && !ctx.foundDirs.has(d),
   );
   const result = ctx.result(new Map(), new Set());
   return {
@@ -614,8 +624,11 @@ function canonical(path: string): string | undefined {
 function minimalRoots(paths: readonly string[]): string[] {
   const sorted = [...new Set(paths)].sort();
   const out: string[] = [];
+  const kept = new Set<string>();
   for (const path of sorted) {
-    if (!out.some((root) => isSameOrBelow(path, root))) out.push(path);
+    if (isCovered(path, kept)) continue;
+    out.push(path);
+    kept.add(path);
   }
   // Rule files first, so the rest of the rescan sees the new rules.
   const isRuleFile = (p: string): boolean =>
@@ -623,8 +636,13 @@ function minimalRoots(paths: readonly string[]): string[] {
   return [...out.filter(isRuleFile), ...out.filter((p) => !isRuleFile(p))];
 }
 
-function isSameOrBelow(path: string, root: string): boolean {
-  return root === '' || path === root || path.startsWith(`${root}/`);
+/** Whether `path` is one of `roots` or below one ('' is the whole folder): a walk up its parents. */
+function isCovered(path: string, roots: ReadonlySet<string>): boolean {
+  if (roots.has('') || roots.has(path)) return true;
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
+    if (roots.has(path.slice(0, i))) return true;
+  }
+  return false;
 }
 
 function byPath(a: { readonly path: string }, b: { readonly path: string }): number {

@@ -63,21 +63,23 @@ describe('FileReplicas', () => {
     const everything = await replicas.missingFor(id, new Uint8Array([0]));
     assert.equal(replicas.size, 0, 'nothing loaded');
     const peer = new Y.Doc();
-    Y.applyUpdate(peer, everything.update);
+    Y.applyUpdate(peer, everything);
     assert.equal(text(peer), 'hello, world');
     // A peer that has the first insert gets only the comma.
     const rest = await replicas.missingFor(id, halfway);
     const other = new Y.Doc();
     Y.applyUpdate(other, full);
-    Y.applyUpdate(other, rest.update);
+    Y.applyUpdate(other, rest);
     assert.equal(text(other), 'hello, world');
-    assert.ok(rest.update.byteLength < everything.update.byteLength);
-    assert.deepEqual(rest.stateVector, Y.encodeStateVector(peer));
+    assert.ok(rest.byteLength < everything.byteLength);
+    assert.deepEqual(await replicas.stateVectorOf(id), Y.encodeStateVector(peer));
+    assert.equal(replicas.size, 0, 'still nothing loaded');
     // A document in memory answers from memory, changes not yet saved included.
     (await replicas.get(id)).getText('t').insert(0, '> ');
     const fresh = new Y.Doc();
-    Y.applyUpdate(fresh, (await replicas.missingFor(id, new Uint8Array([0]))).update);
+    Y.applyUpdate(fresh, await replicas.missingFor(id, new Uint8Array([0])));
     assert.equal(text(fresh), '> hello, world');
+    assert.deepEqual(await replicas.stateVectorOf(id), Y.encodeStateVector(fresh));
     await replicas.close();
   });
 
@@ -87,7 +89,7 @@ describe('FileReplicas', () => {
     const replicas = await FileReplicas.open(dir);
     const answer = await replicas.missingFor(id, new Uint8Array([0]));
     const peer = new Y.Doc();
-    Y.applyUpdate(peer, answer.update);
+    Y.applyUpdate(peer, answer);
     assert.equal(text(peer), '');
     assert.deepEqual(await readdir(dir), []);
     await assert.rejects(replicas.missingFor(id, new Uint8Array([0xff, 0xff, 0xff])));

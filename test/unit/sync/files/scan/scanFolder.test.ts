@@ -12,6 +12,7 @@ import {
   scanFolder,
   scanPaths,
   type ScanResult,
+  type ScanSnapshot,
 } from '../../../../../src/sync/files/scan/scanFolder';
 import { fakeClock } from '../../../support/fakeClock';
 
@@ -197,6 +198,45 @@ describe('scanFolder', function () {
       await age(root, ['.gitignore', 'keep.txt', 'edit.txt', 'gone.txt', 'dir/a.txt']);
       await age(root, ['dir/sub/b.txt']);
       first = await scanFolder(root);
+    });
+
+    it('agrees with a full scan when files, directories and files-turned-directories change', async () => {
+      // Only files named (the quick path), then a directory gone, a file that became a directory
+      // and a directory that became a file, each named alone.
+      const cases: [() => Promise<void>, string[]][] = [
+        [
+          async () => {
+            await write(root, 'edit.txt', 'edited');
+            await fs.rm(path.join(root, 'gone.txt'));
+          },
+          ['edit.txt', 'gone.txt'],
+        ],
+        [() => fs.rm(path.join(root, 'dir'), { recursive: true }), ['dir']],
+        [
+          async () => {
+            await fs.rm(path.join(root, 'keep.txt'));
+            await write(root, 'keep.txt/inside.txt', 'now a directory');
+          },
+          ['keep.txt'],
+        ],
+        [
+          async () => {
+            await fs.rm(path.join(root, 'keep.txt'), { recursive: true });
+            await write(root, 'keep.txt', 'a file again');
+          },
+          ['keep.txt'],
+        ],
+      ];
+      let snapshot: ScanSnapshot = first;
+      for (const [change, paths] of cases) {
+        await change();
+        const delta = await scanPaths(root, paths, snapshot, { rules: first.rules });
+        snapshot = applyDelta(snapshot, delta, Date.now());
+        const full = await scanFolder(root);
+        assert.deepEqual([...snapshot.entries.keys()].sort(), [...full.entries.keys()].sort());
+        assert.deepEqual([...snapshot.dirs].sort(), [...full.dirs].sort());
+      }
+      assert.deepEqual([...snapshot.entries.keys()].sort(), ['.gitignore', 'edit.txt', 'keep.txt']);
     });
 
     it('reports new, changed and deleted files and directories', async () => {
