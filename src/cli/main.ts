@@ -23,6 +23,7 @@ import { describeError, TwinspaceError } from '../core/errors';
 import type { LinkChoice } from '../core/files/fileSyncStatus';
 import * as path from 'node:path';
 import { controlRequest, type ControlResponse } from './ControlServer';
+import { HEAP_PROFILES, applyHeapProfile, type HeapProfile } from './heapProfile';
 import { defaultStateDir, readStatus, serve } from './serve';
 import { unlinkFolder } from '../sync/files/unlinkFolder';
 
@@ -33,7 +34,7 @@ const USAGE = `usage:
                            [--mdns-refresh-ms <n>] [--mdns-stale-ms <n>]
                            [--keepalive-ms <n>] [--keepalive-timeout-ms <n>]
                            [--reconnect-max-ms <n>] [--no-files] [--max-file-mb <n>]
-                           [--first-sync merge|take-peer|keep-mine]
+                           [--first-sync merge|take-peer|keep-mine] [--memory lean|fast]
   twinspace status [--state-dir <dir> | <folder>]
   twinspace pair --show --state-dir <dir> [--timeout-ms <n>]
   twinspace pair --join <host:port> <code> --state-dir <dir>
@@ -45,6 +46,12 @@ const USAGE = `usage:
   twinspace rotate-key --state-dir <dir>
   twinspace unlink <folder> [--state-dir <dir>]   (stop syncing files: keeps them, drops state)
   twinspace help`;
+
+function parseHeapProfile(text: string): HeapProfile {
+  const profile = HEAP_PROFILES.find((p) => p === text);
+  if (profile === undefined) throw usageError(`--memory must be lean or fast (got ${text})`);
+  return profile;
+}
 
 function parseFirstSync(text: string): LinkChoice {
   switch (text) {
@@ -83,12 +90,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           'no-files': { type: 'boolean', default: false },
           'max-file-mb': { type: 'string' },
           'first-sync': { type: 'string' },
+          memory: { type: 'string', default: 'lean' },
         },
       });
       const folder = positionals[0];
       if (folder === undefined || positionals.length > 1)
         throw usageError('serve needs one folder');
       const port = values.port !== undefined ? parsePort(values.port) : 0;
+      applyHeapProfile(parseHeapProfile(values.memory));
       return serve({
         folder,
         ...(values.name !== undefined ? { name: values.name } : {}),

@@ -54,6 +54,13 @@ describe('twinspace serve: bad start-up fails fast and clearly', () => {
     assert.match(r.stderr, /not a folder/);
   });
 
+  it('refuses an unknown --memory profile, naming the choices', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'tw-serve-'));
+    const r = await runCli(['serve', folder, '--no-mdns', '--memory', 'huge'], 15_000);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--memory must be lean or fast \(got huge\)/);
+  });
+
   it('refuses a second serve on the same state folder as busy', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'tw-serve-'));
     mkdirSync(path.join(folder, 'x'));

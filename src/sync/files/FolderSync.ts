@@ -146,14 +146,14 @@ export interface FolderSyncOptions {
 }
 
 /** Chunk size of blob requests. */
-export const BLOB_CHUNK_BYTES = 1024 * 1024;
+export const BLOB_CHUNK_BYTES = 256 * 1024;
 /** Chunk requests in flight at once, over all blobs. */
 const MAX_INFLIGHT_CHUNKS = 8;
 /**
  * Most bytes of binary content held in memory at once: fetched blobs waiting to be written plus
  * fetches under way. A new fetch waits while it would go over (one larger blob still goes alone).
  */
-const BLOB_MEMORY_BYTES = 32 * 1024 * 1024;
+const BLOB_MEMORY_BYTES = 8 * 1024 * 1024;
 /** Peer requests answered at once. */
 const MAX_ANSWERS = 16;
 /**
