@@ -129,8 +129,18 @@ export function seedClientId(guid: string, content: TextFileContent): number {
  */
 export function seedTextFileDoc(doc: Y.Doc, content: TextFileContent, origin?: unknown): boolean {
   if (isSeeded(doc)) return false;
-  const seedId = seedClientId(doc.guid, content);
-  const seed = new Y.Doc({ guid: doc.guid, gc: true });
+  Y.applyUpdate(doc, seedUpdate(doc.guid, content), origin);
+  return true;
+}
+
+/**
+ * The seed of `content` as an update: what {@link seedTextFileDoc} applies to the document with
+ * that guid, and the whole state of a new document seeded with it (a device publishing a file it
+ * never had a document for saves this as is, without building the document).
+ */
+export function seedUpdate(guid: string, content: TextFileContent): Uint8Array {
+  const seedId = seedClientId(guid, content);
+  const seed = new Y.Doc({ guid, gc: true });
   seed.clientID = seedId;
   seed.transact(() => {
     const meta = fileMeta(seed);
@@ -141,8 +151,7 @@ export function seedTextFileDoc(doc: Y.Doc, content: TextFileContent, origin?: u
   });
   const update = Y.encodeStateAsUpdate(seed);
   seed.destroy();
-  Y.applyUpdate(doc, update, origin);
-  return true;
+  return update;
 }
 
 /**

@@ -61,9 +61,18 @@ export class FileReplicas {
     return this.loaded.size;
   }
 
-  /** Whether a document exists (in memory or saved). */
+  /** Whether a document exists (in memory, saved, or being saved). */
   has(fileId: string): boolean {
-    return this.loaded.has(fileId) || this.saved.has(fileId);
+    return this.loaded.has(fileId) || this.saved.has(fileId) || this.saving.has(fileId);
+  }
+
+  /**
+   * Saves `state` as the document of `fileId`, which has none yet, without building it in memory
+   * (a first scan publishes thousands of files; each is loaded only when something needs it).
+   */
+  async create(fileId: string, state: Uint8Array): Promise<void> {
+    if (this.has(fileId)) throw new Error(`file ${fileId} already has a document`);
+    await this.write(fileId, state);
   }
 
   /** The document of `fileId`: from memory, from its saved state, or new and empty. */
@@ -191,9 +200,12 @@ export class FileReplicas {
 
   private async save(fileId: string, entry: Loaded): Promise<void> {
     entry.dirty = false;
+    await this.write(fileId, Y.encodeStateAsUpdate(entry.doc));
+  }
+
+  private async write(fileId: string, state: Uint8Array): Promise<void> {
     const file = this.fileFor(fileId);
     const temp = `${file}.${process.pid}.tmp`;
-    const state = Y.encodeStateAsUpdate(entry.doc);
     // Saves of one document run one after the other (they share the temp name).
     const previous = this.saving.get(fileId) ?? Promise.resolve();
     const saving = previous.then(async () => {

@@ -37,10 +37,12 @@ import { describeError } from '../../core/errors';
 import {
   concurrentSeeds,
   applyLocalFileChange,
+  fileDocGuid,
   isSeeded,
   readTextFile,
   seedClientId,
   seedTextFileDoc,
+  seedUpdate,
   textFileBytes,
   fileText,
 } from '../../core/files/fileDoc';
@@ -1154,16 +1156,24 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
     if (decoded === undefined) return false;
     const fileId = fileIdOf(entry.path);
     this.pathsById.set(fileId, entry.path);
-    const doc = await replicas.get(fileId);
     const content = { text: decoded.text, encoding: decoded.encoding, bom: decoded.bom };
-    const update = captureUpdate(doc, () => {
-      if (!isSeeded(doc)) {
-        seedTextFileDoc(doc, content, LOCAL_ORIGIN);
-      } else {
-        const oldText = this.diskText(entry.path, doc);
-        applyLocalFileChange(doc, oldText, content, LOCAL_ORIGIN);
-      }
-    });
+    let update: Uint8Array | undefined;
+    if (!replicas.has(fileId)) {
+      // No document yet (a first scan): the seed is the whole document, saved without building
+      // it here.
+      update = seedUpdate(fileDocGuid(fileId), content);
+      await replicas.create(fileId, update);
+    } else {
+      const doc = await replicas.get(fileId);
+      update = captureUpdate(doc, () => {
+        if (!isSeeded(doc)) {
+          seedTextFileDoc(doc, content, LOCAL_ORIGIN);
+        } else {
+          const oldText = this.diskText(entry.path, doc);
+          applyLocalFileChange(doc, oldText, content, LOCAL_ORIGIN);
+        }
+      });
+    }
     this.lastDiskText.delete(entry.path);
     if (update !== undefined && push) {
       for (const peer of this.options.peers.filePeers()) {

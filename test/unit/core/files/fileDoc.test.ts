@@ -12,6 +12,7 @@ import {
   readTextFile,
   seedClientId,
   seedTextFileDoc,
+  seedUpdate,
   textFileBytes,
   type TextFileContent,
 } from '../../../../src/core/files/fileDoc';
@@ -64,6 +65,21 @@ describe('fileDoc', () => {
     assert.equal(fileText(a).toJSON(), crlfFile.text);
     assert.equal(fileText(b).toJSON(), crlfFile.text);
     assert.equal(concurrentSeeds(a).length, 1);
+  });
+
+  it('a seed saved as an update (never built) merges like a seeded document', () => {
+    // Device a publishes from a first scan: its document is only the seed update.
+    const saved = seedUpdate(fileDocGuid('f1'), crlfFile);
+    const a = device('f1', 1);
+    Y.applyUpdate(a, saved);
+    assert.deepEqual(readTextFile(a), crlfFile);
+    // Device b seeded the same content the usual way: one copy, one seed.
+    const b = device('f1', 2);
+    seedTextFileDoc(b, crlfFile);
+    exchange(a, b);
+    assert.equal(fileText(b).toJSON(), crlfFile.text);
+    assert.equal(concurrentSeeds(b).length, 1);
+    assert.deepEqual(Y.encodeStateVector(a), Y.encodeStateVector(b));
   });
 
   it('two devices seeding different contents are reported as concurrent seeds', () => {

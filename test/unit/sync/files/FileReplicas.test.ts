@@ -96,6 +96,25 @@ describe('FileReplicas', () => {
     await replicas.close();
   });
 
+  it('create saves a new document without loading it; a second create is refused', async () => {
+    const id = fileIdOf('new');
+    const source = new Y.Doc();
+    source.getText('t').insert(0, 'seeded');
+    const replicas = await FileReplicas.open(dir, 4);
+    const creating = replicas.create(id, Y.encodeStateAsUpdate(source));
+    assert.ok(replicas.has(id), 'known while being saved');
+    // A get meanwhile waits for the save and reads it.
+    const doc = await replicas.get(id);
+    await creating;
+    assert.equal(text(doc), 'seeded');
+    await assert.rejects(replicas.create(id, new Uint8Array([0, 0])), /already has a document/);
+    await replicas.close();
+    const reopened = await FileReplicas.open(dir, 4);
+    assert.ok(reopened.has(id));
+    assert.equal(text(await reopened.get(id)), 'seeded');
+    await reopened.close();
+  });
+
   it('a damaged saved document is dropped and the file starts empty', async () => {
     const id = fileIdOf('x');
     await writeFile(path.join(dir, `${id}.ydoc`), Buffer.from([0xff, 0x00, 0x13, 0x37]));
