@@ -19,7 +19,8 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describeError, TwinspaceError } from '../../../core/errors';
-import { DEFAULT_MAX_TEXT_BYTES, decodeText, sniffContent } from '../../../core/files/textCodec';
+import { DEFAULT_MAX_TEXT_BYTES } from '../../../core/files/textCodec';
+import { isTextBytes } from './isTextBytes';
 import { IGNORE_FILE_NAMES, IgnoreRules, type IgnoreFileName } from './IgnoreRules';
 
 /** Files larger than this are not synced by default (50 MiB). */
@@ -566,11 +567,7 @@ async function readHashKind(
   if (size <= maxTextBytes) {
     const bytes = await readAll(handle, size);
     hasher.update(bytes);
-    const kind: FileKind =
-      sniffContent(bytes.subarray(0, 8192)) === 'binary' ||
-      decodeText(bytes, { maxTextBytes }) === undefined
-        ? 'binary'
-        : 'text';
+    const kind: FileKind = isTextBytes(bytes, maxTextBytes) ? 'text' : 'binary';
     return { hash: hasher.digest('hex'), kind };
   }
   const buffer = new Uint8Array(READ_BLOCK);
