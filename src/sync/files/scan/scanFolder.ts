@@ -19,7 +19,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import { describeError, TwinspaceError } from '../../../core/errors';
-import { DEFAULT_MAX_TEXT_BYTES } from '../../../core/files/textCodec';
+import { DEFAULT_MAX_TEXT_BYTES, SNIFF_BYTES, sniffContent } from '../../../core/files/textCodec';
 import { isTextBytes } from './isTextBytes';
 import { IGNORE_FILE_NAMES, IgnoreRules, type IgnoreFileName } from './IgnoreRules';
 
@@ -32,7 +32,8 @@ const DEFAULT_CONCURRENCY = 8;
 const platformFlags = fsConstants as Partial<typeof fsConstants>;
 const OPEN_FLAGS =
   fsConstants.O_RDONLY | (platformFlags.O_NONBLOCK ?? 0) | (platformFlags.O_NOFOLLOW ?? 0);
-const READ_BLOCK = 1024 * 1024;
+/** Block size of streamed hashing reads (binaries and large files). */
+const READ_BLOCK = 64 * 1024;
 
 export type FileKind = 'text' | 'binary';
 
@@ -557,7 +558,7 @@ class ScanContext {
   }
 }
 
-/** Hash and kind from an open file: small files are read whole, large ones streamed. */
+/** Hash and kind from an open file: text candidates are read whole, the rest streamed. */
 async function readHashKind(
   handle: fs.FileHandle,
   size: number,
@@ -565,10 +566,15 @@ async function readHashKind(
 ): Promise<{ hash: string; kind: FileKind }> {
   const hasher = createHash('sha256');
   if (size <= maxTextBytes) {
-    const bytes = await readAll(handle, size);
-    hasher.update(bytes);
-    const kind: FileKind = isTextBytes(bytes, maxTextBytes) ? 'text' : 'binary';
-    return { hash: hasher.digest('hex'), kind };
+    // The head first: a binary (a NUL byte there) is hashed block by block, not read whole.
+    const head = new Uint8Array(Math.min(SNIFF_BYTES, Math.max(size, 1)));
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (sniffContent(head.subarray(0, bytesRead)) === 'maybe-text') {
+      const bytes = await readAll(handle, size);
+      hasher.update(bytes);
+      const kind: FileKind = isTextBytes(bytes, maxTextBytes) ? 'text' : 'binary';
+      return { hash: hasher.digest('hex'), kind };
+    }
   }
   const buffer = new Uint8Array(READ_BLOCK);
   let position = 0;

@@ -127,6 +127,31 @@ describe('scanFolder', function () {
     );
   });
 
+  it('hashes binaries read in blocks and text read whole to the same digests as a full read', async () => {
+    const multiBlock = Buffer.alloc(200_000);
+    for (let i = 0; i < multiBlock.length; i += 1) multiBlock[i] = (i * 7 + 3) % 256;
+    multiBlock[10] = 0; // a NUL in the head: binary at once
+    const lateNul = Buffer.from('x'.repeat(10_000) + '\u0000' + 'y'.repeat(10));
+    const text = Buffer.from('é'.repeat(9_000));
+    await fs.writeFile(path.join(root, 'multi.bin'), multiBlock);
+    await fs.writeFile(path.join(root, 'late-nul.dat'), lateNul);
+    await fs.writeFile(path.join(root, 'text.txt'), text);
+    const result = await scanFolder(root);
+    const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    assert.deepEqual(
+      ['multi.bin', 'late-nul.dat', 'text.txt'].map((p) => {
+        const e = result.entries.get(p);
+        return [e?.kind, e?.hash, e?.size];
+      }),
+      [
+        ['binary', digest(multiBlock), multiBlock.length],
+        // A NUL past the first 8 KiB does not make a binary (decodeText's rule): read whole, text.
+        ['text', digest(lateNul), lateNul.length],
+        ['text', digest(text), text.length],
+      ],
+    );
+  });
+
   it('streams files over the text limit and treats them as binary', async () => {
     const text = 'x'.repeat(3000);
     await write(root, 'long.txt', text);
