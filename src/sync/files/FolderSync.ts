@@ -1217,6 +1217,9 @@ export class FolderSync implements WorkerSpec, FolderSyncHandler {
       if (!isSafeRelativePath(p) || this.isIgnored(p)) continue;
       if (entry.kind === 'text' && !entry.deleted) {
         this.pathsById.set(fileIdOf(p), p);
+        // Our own entry for what is on our disk, and no update to its document since: nothing to
+        // do (a peer coming up marks every path; this spares loading every document to see it).
+        if (entry.by === this.options.deviceId && this.known.get(p)?.hash === entry.hash) continue;
         textPaths.add(p);
         continue;
       }
