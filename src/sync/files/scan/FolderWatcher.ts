@@ -25,7 +25,10 @@ export type WatchStrategy = 'recursive' | 'per-directory';
 
 export interface FolderWatcherOptions {
   readonly onBatch: (batch: ChangeBatch) => void;
-  /** Paths to drop (folder-relative). Ignored directories are not watched at all. */
+  /**
+   * Paths to drop (folder-relative): true also for anything inside an ignored directory, as
+   * `IgnoreRules.isIgnored` says. Ignored directories are not watched at all.
+   */
   readonly isIgnored?: (path: string, isDirectory: boolean) => boolean;
   /** Called when a watch fails; the next batch then has `overflow` set. */
   readonly onError?: (error: Error) => void;
@@ -115,7 +118,7 @@ export class FolderWatcher {
     const name = typeof filename === 'string' ? filename : filename.toString('utf8');
     const relative = name.split(nodePath.sep).join('/');
     const path = dir === '' ? relative : `${dir}/${relative}`;
-    if (this.isIgnoredAnywhere(path)) return;
+    if (this.isIgnored(path, false)) return;
     this.coalescer.add(path);
     // Only an entry that appeared or went ('rename') can be a directory to start or stop
     // watching; a content change ('change') never is.
@@ -138,15 +141,6 @@ export class FolderWatcher {
   private readonly followAgain = new Set<string>();
   /** Paths whose followDirectory is under way. */
   private readonly following = new Set<string>();
-
-  /** A file or an ancestor directory is ignored. */
-  private isIgnoredAnywhere(path: string): boolean {
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i += 1) {
-      if (this.isIgnored(parts.slice(0, i).join('/'), true)) return true;
-    }
-    return this.isIgnored(path, false);
-  }
 
   /** After an event on `path`: watch it if it is a new directory, unwatch it if it is gone. */
   private async followDirectory(path: string): Promise<void> {
