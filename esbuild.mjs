@@ -1,7 +1,7 @@
 // One build script for every bundle: the extension (Node, cjs, `vscode` external), the headless
 // CLI, and each webview (browser, iife). `--production` minifies; sourcemaps are always written.
 import * as esbuild from 'esbuild';
-import { chmodSync, readdirSync, existsSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readdirSync, existsSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -38,11 +38,7 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    // Run as a command (`twinspace`, or dist/cli.js directly): glibc's malloc gets a fixed mmap
-    // threshold. Without it, the first large buffer freed (a file, a blob chunk) raises the
-    // threshold for good and later large buffers fragment the heap: ~20 MB more RSS after a
-    // 10,000-file first sync (see src/cli/heapProfile.ts). Ignored where malloc is not glibc's.
-    banner: { js: '#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node' },
+    banner: { js: '#!/usr/bin/env node' },
   },
   ...webviews.map((name) => ({
     ...common,
@@ -102,5 +98,4 @@ if (tests) {
 } else {
   copyCodicons();
   await Promise.all(builds.map((b) => esbuild.build(b)));
-  chmodSync('dist/cli.js', 0o755);
 }

@@ -1,5 +1,5 @@
 /**
- * Twinspace row of the file-sync benchmark: two headless peers (`dist/cli.js serve`) on
+ * Twinspace row of the file-sync benchmark: two headless peers (`node dist/cli.js serve`) on
  * 127.0.0.1, no mDNS, B dialing A. They are paired first with empty folders (as Syncthing's
  * devices are configured before its run), stopped, A's folder is filled with the generated tree,
  * and the initial sync is timed from spawning both peers until `wait-synced --files` on B exits 0
@@ -53,9 +53,8 @@ function startPeer(
   peer: Peer,
   dial: Peer | undefined,
 ): Tracked {
-  // The peers run as the installed `twinspace` command does: dist/cli.js through its shebang
-  // (which sets glibc's mmap threshold; see esbuild.mjs), with the default heap profile.
-  return tracker.spawn(`twinspace ${peer.name}`, cli, [
+  return tracker.spawn(`twinspace ${peer.name}`, process.execPath, [
+    cli,
     'serve',
     peer.folder,
     '--state-dir',

@@ -13,11 +13,6 @@
  * Both flags are GC heuristics V8 reads at every collection, so setting them once the process has
  * started takes effect at the next one. Never used in the VS Code extension host (the heap there
  * is the editor's, not ours).
- *
- * Outside V8's heap, the CLI's shebang (esbuild.mjs) gives glibc's malloc a fixed mmap threshold
- * (128 KiB): buffers that large are mapped and unmapped instead of fragmenting the heap once the
- * default adaptive threshold has grown. That needs the environment at exec time, so it applies
- * when the CLI runs as a command (`twinspace …`, `dist/cli.js …`), not as `node dist/cli.js …`.
  */
 import { setFlagsFromString } from 'node:v8';
 
